@@ -1,0 +1,82 @@
+"""``gateway.yaml``: server-wide settings and the storage locations.
+
+The file is optional; without it every :class:`ServerConfig` default applies and there is one
+storage, ``default``, under ``<data dir>/storage``. A relative storage ``root`` resolves against
+the data directory (so a configuration folder can be moved between hosts with only the data
+directory changing); an absolute one is kept.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from gateway.config._fields import Cursor, Fields
+from gateway.config.schema import ServerConfig, Storage
+
+_TOP_KEYS = ("server", "storages")
+_SERVER_KEYS = (
+    "session_idle_seconds",
+    "session_absolute_seconds",
+    "trusted_proxies",
+    "max_upload_bytes",
+    "max_metadata_bytes",
+    "cookie_samesite",
+)
+_STORAGE_KEYS = ("type", "root", "durable")
+DEFAULT_STORAGE = "default"
+
+
+def parse_gateway(cur: Cursor, data: object, data_dir: Path) -> tuple[ServerConfig, dict[str, Storage]]:
+    top = Fields(cur, data, allowed=_TOP_KEYS)
+    return _server(Fields(top.at("server"), top.get("server"), allowed=_SERVER_KEYS)), _storages(top, data_dir)
+
+
+def _server(f: Fields) -> ServerConfig:
+    defaults = ServerConfig()
+    idle = f.integer("session_idle_seconds", defaults.session_idle_seconds)
+    absolute = f.integer("session_absolute_seconds", defaults.session_absolute_seconds)
+    if absolute < idle:
+        f.at("session_absolute_seconds").error(
+            f"the absolute session lifetime ({absolute}s) is shorter than the idle lifetime ({idle}s)"
+        )
+    proxies: list[str] = []
+    for text, pcur in f.strings("trusted_proxies", what="address"):
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            pcur.error(f"invalid IP address or CIDR network {text!r}: {exc}")
+            continue
+        proxies.append(text)
+    return ServerConfig(
+        session_idle_seconds=idle,
+        session_absolute_seconds=absolute,
+        trusted_proxies=tuple(proxies),
+        max_upload_bytes=f.size("max_upload_bytes", defaults.max_upload_bytes),
+        max_metadata_bytes=f.size("max_metadata_bytes", None) or defaults.max_metadata_bytes,
+        cookie_samesite=f.choice("cookie_samesite", ("lax", "strict", "none"), defaults.cookie_samesite),
+    )
+
+
+def _storages(top: Fields, data_dir: Path) -> dict[str, Storage]:
+    storages: dict[str, Storage] = {}
+    for name, scur, body in top.entries("storages", what="storage name"):
+        f = Fields(scur, body, allowed=_STORAGE_KEYS, required=("root",))
+        root = f.text("root")
+        if root == "":
+            f.at("root").error("must not be empty")
+        storages[name] = Storage(
+            name=name,
+            type=f.choice("type", ("local",), "local", what="storage type"),
+            root=resolve_root(data_dir, root or name),
+            durable=f.flag("durable", True),
+        )
+    if not storages:
+        storages[DEFAULT_STORAGE] = Storage(DEFAULT_STORAGE, "local", resolve_root(data_dir, "storage"))
+    return storages
+
+
+def resolve_root(data_dir: Path, root: str) -> Path:
+    """An absolute, normalised root (``..`` folded, symlinks left alone)."""
+    return Path(os.path.abspath(data_dir / root))

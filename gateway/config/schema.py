@@ -1,0 +1,140 @@
+"""The validated configuration, as frozen values.
+
+``gateway/config/loader.py`` builds a :class:`GatewayConfig` from the ``vfs-config/`` folder and
+is the only place that knows the YAML layout; everything else reads these dataclasses.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from gateway.core.paths import VirtualPath
+
+
+class Permission(enum.StrEnum):
+    LIST = "list"
+    CREATE = "create"
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+    DELETE = "delete"
+    RENAME = "rename"
+
+
+ActorKind = Literal["partner", "application"]
+Protocol = Literal["http", "https"]
+Direction = Literal["input", "output", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    name: str
+    kind: ActorKind
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    actor: str
+    password_hash: str = field(repr=False)
+    enabled: bool = True
+    groups: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """A storage location. ``root`` is absolute (relative roots resolve against the data dir)."""
+
+    name: str
+    type: Literal["local"]
+    root: Path
+    durable: bool = True  # fsync file and directory before an upload is acknowledged
+
+
+@dataclass(frozen=True, slots=True)
+class AclEntry:
+    """Grants ``permissions`` on ``path`` (and, by inheritance, below it) to a user or a group."""
+
+    path: VirtualPath
+    permissions: frozenset[Permission]
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    after_put_hours: float | None = None
+    after_first_get_hours: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_size: int | None = None  # bytes; None = only the server-wide limit applies
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """A declared virtual path. ``storage`` overrides the VFS's storage for this subtree."""
+
+    path: VirtualPath
+    storage: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vfs:
+    name: str
+    actor: str
+    storage: str
+    acl_enabled: bool = True
+    folders: tuple[Folder, ...] = ()  # every declared path and, implied, each of its ancestors
+    acl: tuple[AclEntry, ...] = ()
+    retention: Retention = Retention()
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """Binds an actor (optionally narrowed to one user or group) on a protocol to a VFS subtree."""
+
+    name: str
+    actor: str
+    protocol: Protocol
+    vfs: str
+    path: VirtualPath = VirtualPath()
+    user: str | None = None
+    group: str | None = None
+    direction: Direction = "both"
+    metadata: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    session_idle_seconds: int = 1800
+    session_absolute_seconds: int = 43200
+    trusted_proxies: tuple[str, ...] = ()  # IPs or CIDR networks whose X-Forwarded-* are believed
+    max_upload_bytes: int | None = None  # server-wide cap on one file; None = unlimited
+    max_metadata_bytes: int = 65536
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    source: Path
+    actors: MappingProxyType[str, Actor]
+    groups: MappingProxyType[str, Group]
+    users: MappingProxyType[str, User]
+    storages: MappingProxyType[str, Storage]
+    vfs: MappingProxyType[str, Vfs]
+    contracts: tuple[Contract, ...]
+    server: ServerConfig = ServerConfig()

@@ -1,0 +1,137 @@
+"""Virtual paths: the one validator every endpoint goes through.
+
+A path reaches the core only as a :class:`VirtualPath`, built from the *raw* (still
+percent-encoded) request path so that ``%2F`` inside a segment can be told apart from a
+separator. Validation follows the partner API contract: each segment is decoded exactly once
+and must be non-empty, not ``.``/``..``, free of NUL/control characters and backslashes, at most
+255 bytes, with the whole path at most 4096 bytes; names are NFC-normalised so that two
+spellings of one name are one name (ACLs and the catalog see only the canonical form).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from gateway.errors import InvalidPathError
+
+MAX_SEGMENT_BYTES = 255
+MAX_PATH_BYTES = 4096
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"COM{i}" for i in range(1, 10)]
+    + [f"LPT{i}" for i in range(1, 10)]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualPath:
+    """An absolute, validated path of name segments (``()`` is the root)."""
+
+    segments: tuple[str, ...] = ()
+
+    @property
+    def is_root(self) -> bool:
+        return not self.segments
+
+    @property
+    def name(self) -> str:
+        return self.segments[-1] if self.segments else ""
+
+    @property
+    def parent(self) -> VirtualPath:
+        return VirtualPath(self.segments[:-1])
+
+    def child(self, name: str) -> VirtualPath:
+        return VirtualPath((*self.segments, validate_segment(name)))
+
+    def join(self, other: VirtualPath) -> VirtualPath:
+        return VirtualPath(self.segments + other.segments)
+
+    def is_within(self, ancestor: VirtualPath) -> bool:
+        n = len(ancestor.segments)
+        return self.segments[:n] == ancestor.segments
+
+    def relative_to(self, ancestor: VirtualPath) -> VirtualPath:
+        if not self.is_within(ancestor):
+            raise ValueError(f"{self} is not within {ancestor}")
+        return VirtualPath(self.segments[len(ancestor.segments) :])
+
+    def ancestors(self) -> list[VirtualPath]:
+        """Self first, then each parent up to and including the root."""
+        return [VirtualPath(self.segments[:i]) for i in range(len(self.segments), -1, -1)]
+
+    @property
+    def text(self) -> str:
+        """The path without a leading slash, as the API shows it (``inbox/archive``)."""
+        return "/".join(self.segments)
+
+    def __str__(self) -> str:
+        return "/" + self.text
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPath:
+    """A parsed request path: the segments plus whether the client ended it with ``/``."""
+
+    path: VirtualPath
+    trailing_slash: bool
+
+
+def validate_segment(raw: str) -> str:
+    """Return the canonical (NFC) form of one decoded name, or raise InvalidPathError."""
+    if raw == "":
+        raise InvalidPathError("Invalid path: empty segment")
+    name = unicodedata.normalize("NFC", raw)
+    if name in (".", ".."):
+        raise InvalidPathError("Invalid path: '.' and '..' segments are not allowed")
+    for ch in name:
+        if ch == "/" or ch == "\\":
+            raise InvalidPathError("Invalid path: separator characters inside a name")
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
+            raise InvalidPathError("Invalid path: control characters are not allowed")
+    if len(name.encode("utf-8")) > MAX_SEGMENT_BYTES:
+        raise InvalidPathError(f"Invalid path: a name is longer than {MAX_SEGMENT_BYTES} bytes")
+    if name[-1] in ". " or name[0] == " ":
+        raise InvalidPathError("Invalid path: names may not start with a space or end with a dot or space")
+    if name.split(".", 1)[0].upper().rstrip() in _WINDOWS_DEVICES:
+        raise InvalidPathError("Invalid path: reserved device name")
+    return name
+
+
+def parse_raw(raw: bytes) -> RequestPath:
+    """Parse a still-percent-encoded, ``/``-separated path (no leading slash needed).
+
+    ``b""`` and ``b"/"`` are the root. A single trailing slash is allowed and reported, because
+    the API distinguishes ``files/inbox/`` (no file name) from ``files/inbox``.
+    """
+    if len(raw) > MAX_PATH_BYTES * 3:
+        raise InvalidPathError(f"Invalid path: longer than {MAX_PATH_BYTES} bytes")
+    text = raw[1:] if raw.startswith(b"/") else raw
+    if text == b"":
+        return RequestPath(VirtualPath(), trailing_slash=False)
+    trailing = text.endswith(b"/")
+    if trailing:
+        text = text[:-1]
+    segments: list[str] = []
+    total = 0
+    for part in text.split(b"/"):
+        try:
+            decoded = unquote_to_bytes(part).decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidPathError("Invalid path: not valid UTF-8") from None
+        name = validate_segment(decoded)
+        total += len(name.encode("utf-8")) + 1
+        if total > MAX_PATH_BYTES:
+            raise InvalidPathError(f"Invalid path: longer than {MAX_PATH_BYTES} bytes")
+        segments.append(name)
+    return RequestPath(VirtualPath(tuple(segments)), trailing_slash=trailing)
+
+
+def parse_config_path(text: str) -> VirtualPath:
+    """Parse a path written in configuration (``/inbox/archive``; not percent-encoded)."""
+    stripped = text.strip("/")
+    if not stripped:
+        return VirtualPath()
+    return VirtualPath(tuple(validate_segment(s) for s in stripped.split("/")))
