@@ -1,0 +1,405 @@
+"""Local-disk storage backend.
+
+Layout under the root: ``objects/<xx>/<uuid4 hex>`` for committed objects (``xx`` is the first
+two hex digits of the uuid) and ``tmp/<host>.<pid>.<uuid>.part`` for writes in progress. An object
+appears under its key only through an atomic ``rename`` after the data (and, when durable, the
+file and its directory) have been synced. Every blocking system call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import re
+import socket
+import stat
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from gateway.errors import GatewayError, InvalidPathError, IoError, LimitExceededError, NotFoundError, UnavailableError
+from gateway.storage.base import CHUNK_SIZE, StoredObject
+from gateway.storage.errors import map_os_errors
+
+logger = logging.getLogger("gateway.storage")
+
+_KEY_RE = re.compile(r"objects/[0-9a-f]{2}/[0-9a-f]{32}")
+TEMP_MAX_AGE = 24 * 3600.0
+
+
+def _hostname() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "localhost"
+
+
+def _pid_is_dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Fd:
+    """A file descriptor shared with worker threads.
+
+    Opening, every use and closing hold ``lock``: a task cancelled while a worker thread is still
+    opening or writing can never leak the descriptor, nor close it (letting the OS reuse it) under
+    that thread. Once closed it cannot be opened again.
+    """
+
+    def __init__(self) -> None:
+        self._fd = -1
+        self._closed = False
+        self.lock = threading.Lock()
+
+    @property
+    def fd(self) -> int:
+        """The open descriptor (caller holds ``lock``); OSError(EBADF) if not open."""
+        if self._fd < 0:
+            raise OSError(errno.EBADF, "File descriptor is not open")
+        return self._fd
+
+    def open_locked(self, path: str, flags: int, mode: int = 0o600) -> None:
+        if self._closed:
+            raise OSError(errno.EBADF, "File descriptor was closed before it was opened")
+        self._fd = os.open(path, flags | os.O_CLOEXEC, mode)
+
+    def close_locked(self) -> None:
+        self._closed = True
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def close(self) -> None:
+        with self.lock:
+            self.close_locked()
+
+
+class LocalObjectWriter:
+    """A new object in ``tmp/``; see :class:`gateway.storage.base.ObjectWriter`."""
+
+    def __init__(self, backend: LocalBackend, key: str, tmp_path: str, max_size: int | None) -> None:
+        self._backend = backend
+        self._key = key
+        self._tmp_path = tmp_path
+        self._fd = _Fd()
+        self._max_size = max_size
+        self._buffer = bytearray()
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._state = "open"  # "open" -> "failed" (abortable only) -> "done" (committed or aborted)
+        self._final_path: str | None = None  # set by the worker once the rename happened
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _open_sync(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        with self._fd.lock:
+            try:
+                self._fd.open_locked(self._tmp_path, flags, 0o640)
+            except FileNotFoundError:
+                self._backend.ensure_layout()
+                self._fd.open_locked(self._tmp_path, flags, 0o640)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise IoError("The file is no longer open for writing")
+
+    async def write(self, data: bytes) -> None:
+        """Append data; raises LimitExceededError past ``max_size``, QuotaExceededError when the
+        disk is full, IoError on other disk failures or once the writer is committed/aborted/failed.
+        """
+        self._check_open()
+        if self._max_size is not None and self._size + len(data) > self._max_size:
+            self._state = "failed"
+            raise LimitExceededError(f"File exceeds the maximum size of {self._max_size} bytes")
+        self._buffer += data
+        self._size += len(data)
+        if len(self._buffer) >= CHUNK_SIZE:
+            chunk, self._buffer = self._buffer, bytearray()  # hand over, no copy
+            try:
+                with map_os_errors("Could not write the file", not_found=None):
+                    await asyncio.to_thread(self._append, chunk)
+            except BaseException:
+                self._state = "failed"
+                raise
+
+    def _append(self, data: bytearray) -> None:
+        with self._fd.lock:
+            self._append_locked(data)
+
+    def _append_locked(self, data: bytearray) -> None:
+        fd = self._fd.fd
+        self._hash.update(data)  # releases the GIL for large buffers
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    async def commit(self) -> StoredObject:
+        """Flush, fsync when durable, and rename the object into place.
+
+        Raises QuotaExceededError/IoError on disk failure, InvalidPathError if the object directory
+        resolves outside the root, IoError if the writer is not open. On failure the temp file is
+        removed (the writer is then finished; a later abort() is a no-op).
+        """
+        self._check_open()
+        self._state = "done"
+        tail, self._buffer = self._buffer, bytearray()
+        try:
+            with map_os_errors("Could not store the file", not_found=None):
+                return await asyncio.to_thread(self._commit_sync, tail)
+        except BaseException:
+            self._state = "failed"
+            await self._abort_quietly()
+            raise
+
+    async def _abort_quietly(self) -> None:
+        # While another exception propagates (the worker runs on even if this await is cancelled).
+        with contextlib.suppress(GatewayError):
+            await self.abort()
+
+    def _commit_sync(self, tail: bytearray) -> StoredObject:
+        with self._fd.lock:
+            if tail:
+                self._append_locked(tail)
+            if self._backend.durable:
+                os.fsync(self._fd.fd)
+            self._fd.close_locked()
+            final = self._backend._resolve(self._key)
+            subdir = os.path.dirname(final)
+            try:
+                os.mkdir(subdir, 0o750)
+                created = True
+            except FileExistsError:
+                created = False
+            os.rename(self._tmp_path, final)
+            self._final_path = final
+            if self._backend.durable:
+                _fsync_dir(subdir)
+                if created:
+                    _fsync_dir(os.path.dirname(subdir))
+        return StoredObject(self._key, self._size, self._hash.hexdigest())
+
+    async def abort(self) -> None:
+        """Close and remove the temp file. Idempotent; a no-op after a successful commit.
+
+        Raises IoError only if the file exists but cannot be removed.
+        """
+        if self._state == "done":
+            return
+        self._state = "done"
+        self._buffer = bytearray()
+        with map_os_errors("Could not discard the file", not_found=None):
+            await asyncio.to_thread(self._discard_sync)
+
+    def _discard_sync(self) -> None:
+        self._fd.close()  # waits for any in-flight worker (e.g. of a cancelled write or commit)
+        for path in (self._tmp_path, self._final_path):
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        self._final_path = None
+
+
+class LocalObjectReader:
+    """An open committed object; see :class:`gateway.storage.base.ObjectReader`."""
+
+    def __init__(self) -> None:
+        self._fd = _Fd()
+        self._size = 0
+
+    def _open_sync(self, path: str) -> None:
+        with self._fd.lock:
+            # O_NONBLOCK: a FIFO planted under objects/ must not hang the open.
+            self._fd.open_locked(path, os.O_RDONLY | os.O_NONBLOCK)
+            st = os.fstat(self._fd.fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise NotFoundError("File doesn't exist")
+            self._size = st.st_size
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def iter_range(self, start: int, length: int, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """Yield ``length`` bytes from ``start`` with ``pread`` (skipped bytes are never read).
+
+        Raises IoError on a read failure or if the file turns out shorter than expected, and
+        ValueError for a range outside ``[0, size]`` or a non-positive chunk size (a caller bug).
+        """
+        if start < 0 or length < 0 or start + length > self._size or chunk_size <= 0:
+            raise ValueError(f"Invalid range start={start} length={length} for size {self._size}")
+        offset, end = start, start + length
+        while offset < end:
+            with map_os_errors("Could not read the file", not_found=None):
+                chunk = await asyncio.to_thread(self._pread, min(chunk_size, end - offset), offset)
+            if not chunk:
+                logger.error("Unexpected end of file at offset %d (size %d)", offset, self._size)
+                raise IoError("Could not read the file")
+            offset += len(chunk)
+            yield chunk
+
+    def _pread(self, n: int, offset: int) -> bytes:
+        with self._fd.lock:
+            return os.pread(self._fd.fd, n, offset)
+
+    async def close(self) -> None:
+        """Close the file; idempotent. Raises IoError if the OS reports a failure."""
+        with map_os_errors("Could not close the file", not_found=None):
+            await asyncio.to_thread(self._fd.close)
+
+
+class LocalBackend:
+    """Objects as files under ``root``; see :class:`gateway.storage.base.StorageBackend`.
+
+    With ``durable`` false, fsync is skipped (faster, but a crash may lose acknowledged files).
+    """
+
+    def __init__(self, name: str, root: Path, durable: bool = True) -> None:
+        self.name = name
+        self.root = Path(root)
+        self.durable = durable
+        self._objects_dir = self.root / "objects"
+        self._tmp_dir = self.root / "tmp"
+        self._host = _hostname()
+
+    def ensure_layout(self) -> None:
+        """Create ``objects/`` and ``tmp/`` in the existing root (idempotent, blocking).
+
+        Raises IoError if the root is missing or not a writable directory.
+        """
+        with map_os_errors(f"Storage '{self.name}' is not usable", not_found=None):
+            for directory in (self._objects_dir, self._tmp_dir):
+                directory.mkdir(mode=0o750, exist_ok=True)
+
+    def disk_free(self) -> int:
+        """Bytes available to this process on the root's file system (blocking). Raises IoError."""
+        with map_os_errors(f"Storage '{self.name}' is not usable", not_found=None):
+            st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+    def _resolve(self, key: str) -> str:
+        """Real path of ``key`` (blocking); InvalidPathError unless it is a well-formed key inside root."""
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+            logger.warning("Refused malformed storage key %r", key)
+            raise InvalidPathError()
+        root = os.path.realpath(self.root)
+        path = os.path.realpath(os.path.join(root, key))
+        if os.path.commonpath([root, path]) != root:
+            logger.warning("Refused storage key %r: resolves outside the root to %r", key, path)
+            raise InvalidPathError()
+        return path
+
+    def _temp_name(self, ident: str) -> str:
+        return str(self._tmp_dir / f"{self._host}.{os.getpid()}.{ident}.part")
+
+    async def open_write(self, max_size: int | None = None) -> LocalObjectWriter:
+        """Start a new object under a fresh key; raises IoError/QuotaExceededError if storage is unusable."""
+        ident = uuid.uuid4().hex
+        writer = LocalObjectWriter(self, f"objects/{ident[:2]}/{ident}", self._temp_name(ident), max_size)
+        try:
+            with map_os_errors("Could not create the file", not_found=None):
+                await asyncio.to_thread(writer._open_sync)
+        except BaseException:
+            await writer._abort_quietly()
+            raise
+        return writer
+
+    async def open_read(self, key: str) -> LocalObjectReader:
+        """Open a committed object; raises NotFoundError if missing, InvalidPathError for a bad key, IoError."""
+        reader = LocalObjectReader()
+        try:
+            with map_os_errors("Could not open the file"):
+                await asyncio.to_thread(lambda: reader._open_sync(self._resolve(key)))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(reader._fd.close)
+            raise
+        return reader
+
+    def _delete_sync(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._resolve(key))
+
+    async def delete(self, key: str) -> None:
+        """Remove an object; missing is fine. Raises InvalidPathError for a bad key, IoError on failure."""
+        with map_os_errors("Could not delete the file", not_found=None):
+            await asyncio.to_thread(self._delete_sync, key)
+
+    def _check_sync(self) -> None:
+        self.ensure_layout()
+        probe = self._temp_name(uuid.uuid4().hex)
+        fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, b"probe")
+            os.fsync(fd)
+            if os.pread(fd, 5, 0) != b"probe":
+                raise OSError(errno.EIO, "Probe read back different data", probe)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+
+    async def check(self) -> None:
+        """Write, fsync, read back and delete a probe file; raises UnavailableError on any failure."""
+        try:
+            await asyncio.to_thread(self._check_sync)
+        except (OSError, GatewayError) as exc:
+            logger.error("Storage '%s' readiness check failed: %s", self.name, exc)
+            raise UnavailableError(f"Storage '{self.name}' is not writable") from exc
+
+    def _sweep_sync(self) -> int:
+        now, removed = time.time(), 0
+        try:
+            entries = list(os.scandir(self._tmp_dir))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if not entry.name.endswith(".part") or not entry.is_file(follow_symlinks=False):
+                continue
+            parts = entry.name.split(".")
+            host, pid = (parts[0], parts[1]) if len(parts) == 4 else ("", "")
+            if host == self._host and pid == str(os.getpid()):
+                continue  # ours: never touched
+            try:
+                stale = host == self._host and pid.isdigit() and int(pid) > 0 and _pid_is_dead(int(pid))
+                stale = stale or now - entry.stat(follow_symlinks=False).st_mtime > TEMP_MAX_AGE
+                if stale:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # removed concurrently (e.g. by another process's sweep)
+            except OSError as exc:
+                logger.warning("Could not remove stale temp file %s: %s", entry.path, exc)
+        if removed:
+            logger.info("Removed %d stale temp file(s) from %s", removed, self._tmp_dir)
+        return removed
+
+    async def sweep_temp(self) -> int:
+        """Remove ``tmp/*.part`` files of dead local processes or older than 24 h; return the count.
+
+        Files of the current process are never touched. Raises IoError if ``tmp/`` cannot be listed.
+        """
+        with map_os_errors("Could not clean the temporary files", not_found=None):
+            return await asyncio.to_thread(self._sweep_sync)
