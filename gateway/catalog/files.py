@@ -1,0 +1,201 @@
+"""File rows, their metadata and their events: every change commits with its event.
+
+Each function is one transaction. A replaced or deleted file's storage object is *returned*,
+not removed: the caller deletes bytes only after the catalog commit, so a crash can leave an
+unreferenced object (garbage) but never a row pointing at missing bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.catalog.db import Database
+from gateway.catalog.models import events, file_metadata, files
+from gateway.catalog.records import FileRecord, NewEvent, NewFile
+
+SortKey = Literal["name", "size", "put_date", "read_date", "expiry_date"]
+_SORT_COLUMNS = {
+    "name": files.c.name,
+    "size": files.c.size,
+    "put_date": files.c.put_date,
+    "read_date": files.c.first_read_date,
+    "expiry_date": files.c.expiry_date,
+}
+_PUT_RETRIES = 8
+
+
+def _record(row: Sequence[Any]) -> FileRecord:
+    return FileRecord(*row)
+
+
+def _at(vfs: str, folder: str, name: str) -> ColumnElement[bool]:
+    return and_(files.c.vfs == vfs, files.c.folder == folder, files.c.name == name)
+
+
+async def get_file(db: Database, vfs: str, folder: str, name: str) -> FileRecord | None:
+    async with db.read() as conn:
+        row = (await conn.execute(select(files).where(_at(vfs, folder, name)))).first()
+    return _record(row) if row else None
+
+
+async def get_metadata(db: Database, fileset: int) -> dict[str, str]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(file_metadata.c.key, file_metadata.c.value)
+            .where(file_metadata.c.file_id == fileset)
+            .order_by(file_metadata.c.key)
+        )
+        return {k: v for k, v in rows}
+
+
+async def _insert_event(conn: AsyncConnection, event: NewEvent) -> None:
+    values = dataclasses.asdict(event)
+    values["user_name"] = values.pop("user")
+    values["metadata"] = json.dumps(event.metadata, ensure_ascii=False, sort_keys=True)
+    await conn.execute(insert(events).values(**values))
+
+
+async def _delete_rows(conn: AsyncConnection, ids: list[int]) -> None:
+    if ids:
+        await conn.execute(delete(file_metadata).where(file_metadata.c.file_id.in_(ids)))
+        await conn.execute(delete(files).where(files.c.id.in_(ids)))
+
+
+async def put_file(
+    db: Database, new: NewFile, metadata: Mapping[str, str], event: NewEvent
+) -> tuple[FileRecord, list[FileRecord]]:
+    """Insert ``new`` (replacing any file at the same path), its metadata and its event.
+
+    Returns the new record and the replaced ones, whose storage objects the caller removes after
+    this commit. Concurrent uploads to one name serialise on the unique path index: a loser of
+    the race retries, replaces the winner, and the last commit is the one version that remains.
+    """
+    values = dataclasses.asdict(new)
+    values.update(creation_time=new.put_date, last_modified_time=new.put_date)
+    for attempt in range(_PUT_RETRIES):
+        try:
+            async with db.write() as conn:
+                old_rows = (await conn.execute(select(files).where(_at(new.vfs, new.folder, new.name)))).all()
+                replaced = [_record(r) for r in old_rows]
+                await _delete_rows(conn, [r.fileset for r in replaced])
+                row = (await conn.execute(insert(files).values(**values).returning(*files.c))).one()
+                record = _record(row)
+                if metadata:
+                    await conn.execute(
+                        insert(file_metadata),
+                        [{"file_id": record.fileset, "key": k, "value": v} for k, v in metadata.items()],
+                    )
+                await _insert_event(conn, dataclasses.replace(event, fileset=record.fileset))
+            return record, replaced
+        except IntegrityError:
+            if attempt == _PUT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def delete_file(db: Database, record: FileRecord, event: NewEvent) -> bool:
+    """Delete the row of ``record`` (by fileset, so a concurrent replacement is never removed).
+
+    Returns False when the row was already gone.
+    """
+    async with db.write() as conn:
+        await conn.execute(delete(file_metadata).where(file_metadata.c.file_id == record.fileset))
+        result = await conn.execute(delete(files).where(files.c.id == record.fileset))
+        if result.rowcount == 0:
+            return False
+        await _insert_event(conn, event)
+    return True
+
+
+async def update_metadata(
+    db: Database, fileset: int, system: Mapping[str, str], user: Mapping[str, str], event: NewEvent
+) -> bool:
+    """Upsert user keys and set system attributes (column name → value). False if the file is gone.
+
+    The file's content times are left alone: metadata is not content.
+    """
+    async with db.write() as conn:
+        if system:
+            found = (await conn.execute(update(files).where(files.c.id == fileset).values(**system))).rowcount
+        else:
+            found = len((await conn.execute(select(files.c.id).where(files.c.id == fileset))).all())
+        if not found:
+            return False
+        if user:
+            await conn.execute(
+                delete(file_metadata).where(file_metadata.c.file_id == fileset, file_metadata.c.key.in_(list(user)))
+            )
+            await conn.execute(
+                insert(file_metadata), [{"file_id": fileset, "key": k, "value": v} for k, v in user.items()]
+            )
+        await _insert_event(conn, event)
+    return True
+
+
+async def record_download(
+    db: Database, record: FileRecord, now: int, expiry_after_read: int | None, event: NewEvent
+) -> None:
+    """Set lastAccessTime (and firstReadDate plus its retention expiry on the first read)."""
+    values: dict[str, int | None] = {"last_access_time": now}
+    if record.first_read_date is None:
+        values["first_read_date"] = now
+        if expiry_after_read is not None:
+            expiry = now + expiry_after_read
+            values["expiry_date"] = expiry if record.expiry_date is None else min(expiry, record.expiry_date)
+    async with db.write() as conn:
+        await conn.execute(update(files).where(files.c.id == record.fileset).values(**values))
+        await _insert_event(conn, event)
+
+
+def _name_filter(db: Database, pattern: str) -> ColumnElement[bool] | None:
+    """``*`` matches any run of characters; every other character is literal and case-sensitive."""
+    if pattern in ("", "*"):
+        return None
+    if db.is_sqlite:
+        glob = "".join({"[": "[[]", "?": "[?]"}.get(c, c) for c in pattern)
+        return files.c.name.op("GLOB")(glob)
+    like = "".join({"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%"}.get(c, c) for c in pattern)
+    return files.c.name.like(like, escape="\\")
+
+
+def _where(db: Database, vfs: str, folder: str, pattern: str) -> list[ColumnElement[bool]]:
+    clauses = [files.c.vfs == vfs, files.c.folder == folder]
+    name = _name_filter(db, pattern)
+    if name is not None:
+        clauses.append(name)
+    return clauses
+
+
+async def list_files(
+    db: Database,
+    vfs: str,
+    folder: str,
+    pattern: str,
+    sort: SortKey,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[FileRecord]:
+    """One page of a folder's files; index-ordered so a page costs O(limit), not O(folder)."""
+    column = _SORT_COLUMNS[sort]
+    # NULL dates sort as the largest value (PostgreSQL's default, which its indexes serve).
+    primary = column.desc() if descending else column.asc()
+    if db.is_sqlite and sort in ("read_date", "expiry_date"):
+        primary = primary.nulls_first() if descending else primary.nulls_last()
+    order = [primary] if sort == "name" else [primary, files.c.name.desc() if descending else files.c.name.asc()]
+    query = select(files).where(*_where(db, vfs, folder, pattern)).order_by(*order).offset(offset).limit(limit)
+    async with db.read() as conn:
+        return [_record(r) for r in await conn.execute(query)]
+
+
+async def count_files(db: Database, vfs: str, folder: str, pattern: str) -> int:
+    query = select(func.count()).select_from(files).where(*_where(db, vfs, folder, pattern))
+    async with db.read() as conn:
+        return int((await conn.execute(query)).scalar_one())

@@ -1,0 +1,103 @@
+"""Catalog tables (SQLAlchemy Core).
+
+Core tables rather than ORM classes: every hot path (upload, download, listing) is one or two
+statements, and building ORM objects per request costs more than the statements themselves.
+Times are integer microseconds since the Unix epoch (UTC): exact, sortable and identical on
+SQLite and PostgreSQL. Names sort byte-wise (``COLLATE "C"`` on PostgreSQL, SQLite's default).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+NameText = Text().with_variant(Text(collation="C"), "postgresql")
+# SQLite reuses the largest rowid after a delete unless AUTOINCREMENT is set; a fileset id must
+# never be handed out twice, since partners and downstream systems key on it.
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("vfs", String(255), nullable=False),
+    Column("folder", NameText, nullable=False),
+    Column("name", NameText, nullable=False),
+    Column("storage", String(255), nullable=False),
+    Column("storage_key", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("datatype", Text, nullable=False, server_default=""),
+    Column("correlation_id", Text, nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("dst_file_name", Text, nullable=False, server_default=""),
+    Column("put_date", BigInteger, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_modified_time", BigInteger, nullable=False),
+    Column("first_read_date", BigInteger, nullable=True),
+    Column("last_access_time", BigInteger, nullable=True),
+    Column("expiry_date", BigInteger, nullable=True),
+    Column("actor", String(255), nullable=False),
+    Column("uploaded_by", String(255), nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ux_files_path", files.c.vfs, files.c.folder, files.c.name, unique=True)
+Index("ix_files_size", files.c.vfs, files.c.folder, files.c.size)
+Index("ix_files_put_date", files.c.vfs, files.c.folder, files.c.put_date)
+Index("ix_files_read_date", files.c.vfs, files.c.folder, files.c.first_read_date)
+Index("ix_files_expiry", files.c.vfs, files.c.folder, files.c.expiry_date)
+Index("ix_files_expiry_due", files.c.expiry_date)
+
+file_metadata = Table(
+    "file_metadata",
+    metadata,
+    Column("file_id", _Id, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", NameText, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("client_address", String(64), nullable=False, server_default=""),
+)
+Index("ix_sessions_user", sessions.c.user_name)
+Index("ix_sessions_expires", sessions.c.expires_at)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("type", String(32), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("user_name", String(255), nullable=False),
+    Column("protocol", String(16), nullable=False, server_default=""),
+    Column("contract", String(255), nullable=False, server_default=""),
+    Column("vfs", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("fileset", BigInteger, nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("client_address", String(64), nullable=False, server_default=""),
+    Column("metadata", Text, nullable=False, server_default="{}"),
+    sqlite_autoincrement=True,
+)
+Index("ix_events_time", events.c.time)
+Index("ix_events_fileset", events.c.fileset)

@@ -1,0 +1,28 @@
+"""Password hashing: argon2id through passlib (the maintained ``libpass`` distribution).
+
+Verification costs tens of milliseconds of CPU by design, so callers run it off the event loop.
+An unknown user is verified against a dummy hash so that response time does not reveal which
+user names exist.
+"""
+
+from __future__ import annotations
+
+from passlib.context import CryptContext
+
+_context = CryptContext(schemes=["argon2"], argon2__type="ID")
+_DUMMY = _context.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return str(_context.hash(password))
+
+
+def verify(password: str, password_hash: str | None) -> bool:
+    """True only for a matching password; a malformed hash never raises, it fails closed."""
+    if password_hash is None:
+        _context.verify(password, _DUMMY)
+        return False
+    try:
+        return bool(_context.verify(password, password_hash))
+    except (ValueError, TypeError):
+        return False

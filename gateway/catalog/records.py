@@ -1,0 +1,75 @@
+"""Values the catalog hands out and takes in; never ORM rows or SQLAlchemy types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    fileset: int
+    vfs: str
+    folder: str
+    name: str
+    storage: str
+    storage_key: str
+    size: int
+    sha256: str
+    datatype: str
+    correlation_id: str
+    description: str
+    dst_file_name: str
+    put_date: int  # all times: integer microseconds since the epoch, UTC
+    creation_time: int
+    last_modified_time: int
+    first_read_date: int | None
+    last_access_time: int | None
+    expiry_date: int | None
+    actor: str
+    uploaded_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    vfs: str
+    folder: str
+    name: str
+    storage: str
+    storage_key: str
+    size: int
+    sha256: str
+    datatype: str
+    put_date: int
+    expiry_date: int | None
+    actor: str
+    uploaded_by: str
+    correlation_id: str = ""
+    description: str = ""
+    dst_file_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event recorded in the same transaction as the change it describes (the outbox)."""
+
+    type: str  # upload | download | delete | metadata | expire
+    time: int
+    actor: str
+    user: str
+    vfs: str
+    path: str
+    protocol: str = ""
+    contract: str = ""
+    fileset: int | None = None
+    size: int | None = None
+    sha256: str | None = None
+    client_address: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    user_name: str
+    created_at: int
+    last_seen: int
+    expires_at: int

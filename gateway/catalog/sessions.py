@@ -1,0 +1,91 @@
+"""Server-side sessions: the cookie carries a random token, the catalog only its SHA-256.
+
+Sessions live in the catalog so that any peer behind a load balancer can serve any request,
+and so that logout (or an operator) can revoke them. ``last_seen`` is written at most once a
+minute per session: the idle timeout needs no finer grain, and a write per request would cost
+every download a catalog commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import delete, insert, select, update
+
+from gateway.catalog.db import Database, now_us
+from gateway.catalog.models import sessions
+from gateway.catalog.records import SessionRecord
+
+_TOUCH_EVERY_US = 60_000_000
+_US = 1_000_000
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """256 random bits, URL-safe base64: valid as a cookie value without quoting."""
+    return secrets.token_urlsafe(32)
+
+
+async def create(db: Database, user: str, absolute_seconds: int, client_address: str = "") -> str:
+    token = new_token()
+    now = now_us()
+    async with db.write() as conn:
+        await conn.execute(
+            insert(sessions).values(
+                token_hash=_hash(token),
+                user_name=user,
+                created_at=now,
+                last_seen=now,
+                expires_at=now + absolute_seconds * _US,
+                client_address=client_address[:64],
+            )
+        )
+    return token
+
+
+async def lookup(db: Database, token: str, idle_seconds: int) -> SessionRecord | None:
+    """The live session for ``token``, or None if unknown, idle too long, or past its lifetime."""
+    key = _hash(token)
+    now = now_us()
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                select(sessions.c.user_name, sessions.c.created_at, sessions.c.last_seen, sessions.c.expires_at).where(
+                    sessions.c.token_hash == key
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    record = SessionRecord(*row)
+    if now >= record.expires_at or now - record.last_seen > idle_seconds * _US:
+        return None
+    if now - record.last_seen > _TOUCH_EVERY_US:
+        async with db.write() as conn:
+            await conn.execute(update(sessions).where(sessions.c.token_hash == key).values(last_seen=now))
+    return record
+
+
+async def revoke(db: Database, token: str) -> bool:
+    async with db.write() as conn:
+        result = await conn.execute(delete(sessions).where(sessions.c.token_hash == _hash(token)))
+    return bool(result.rowcount)
+
+
+async def revoke_user(db: Database, user: str) -> int:
+    async with db.write() as conn:
+        result = await conn.execute(delete(sessions).where(sessions.c.user_name == user))
+    return int(result.rowcount)
+
+
+async def purge_expired(db: Database, idle_seconds: int) -> int:
+    now = now_us()
+    async with db.write() as conn:
+        result = await conn.execute(
+            delete(sessions).where((sessions.c.expires_at <= now) | (sessions.c.last_seen < now - idle_seconds * _US))
+        )
+    return int(result.rowcount)

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.catalog import files
+from gateway.catalog.db import Database
+from gateway.catalog.models import events
+from gateway.catalog.records import NewEvent, NewFile
+
+pytestmark = pytest.mark.anyio
+
+
+def _new(name: str, size: int = 1, folder: str = "inbox", put: int = 1_000_000, key: str = "") -> NewFile:
+    return NewFile(
+        vfs="v",
+        folder=folder,
+        name=name,
+        storage="default",
+        storage_key=key or f"objects/00/{name}",
+        size=size,
+        sha256="0" * 64,
+        datatype="text/plain",
+        put_date=put,
+        expiry_date=None,
+        actor="A",
+        uploaded_by="alice",
+    )
+
+
+def _event(kind: str = "upload") -> NewEvent:
+    return NewEvent(type=kind, time=1, actor="A", user="alice", vfs="v", path="/inbox/x")
+
+
+async def _event_count(db: Database) -> int:
+    async with db.read() as conn:
+        return int((await conn.execute(select(func.count()).select_from(events))).scalar_one())
+
+
+async def test_put_file_new_path_inserts_row_metadata_and_event(db: Database) -> None:
+    record, replaced = await files.put_file(db, _new("a.txt"), {"K": "v"}, _event())
+    assert replaced == []
+    assert await files.get_file(db, "v", "inbox", "a.txt") == record
+    assert await files.get_metadata(db, record.fileset) == {"K": "v"}
+    async with db.read() as conn:
+        row = (await conn.execute(select(events.c.fileset, events.c.type))).one()
+    assert tuple(row) == (record.fileset, "upload")
+
+
+async def test_put_file_existing_name_replaces_with_new_fileset(db: Database) -> None:
+    first, _ = await files.put_file(db, _new("a.txt", key="objects/00/one"), {"K": "old"}, _event())
+    second, replaced = await files.put_file(db, _new("a.txt", key="objects/00/two"), {}, _event())
+    assert second.fileset != first.fileset
+    assert [r.storage_key for r in replaced] == ["objects/00/one"]
+    assert await files.get_metadata(db, second.fileset) == {}
+    assert await files.get_metadata(db, first.fileset) == {}  # the old file's metadata went with it
+
+
+async def test_put_file_fileset_ids_never_reused_after_delete(db: Database) -> None:
+    record, _ = await files.put_file(db, _new("a.txt"), {}, _event())
+    assert await files.delete_file(db, record, _event("delete"))
+    again, _ = await files.put_file(db, _new("a.txt"), {}, _event())
+    assert again.fileset > record.fileset
+
+
+async def test_put_file_concurrent_same_name_leaves_exactly_one(db: Database) -> None:
+    results = await asyncio.gather(
+        *(files.put_file(db, _new("same", key=f"objects/00/{i}"), {}, _event()) for i in range(8))
+    )
+    survivor = await files.get_file(db, "v", "inbox", "same")
+    assert survivor is not None
+    replaced_keys = {r.storage_key for _, rs in results for r in rs}
+    all_keys = {f"objects/00/{i}" for i in range(8)}
+    # every loser's object is reported for removal, and the survivor's is not
+    assert replaced_keys == all_keys - {survivor.storage_key}
+    assert await files.count_files(db, "v", "inbox", "*") == 1
+
+
+async def test_delete_file_already_gone_returns_false_without_event(db: Database) -> None:
+    record, _ = await files.put_file(db, _new("a.txt"), {}, _event())
+    assert await files.delete_file(db, record, _event("delete"))
+    before = await _event_count(db)
+    assert not await files.delete_file(db, record, _event("delete"))
+    assert await _event_count(db) == before
+
+
+async def test_update_metadata_upserts_user_keys_and_system_columns(db: Database) -> None:
+    record, _ = await files.put_file(db, _new("a.txt"), {"A": "1", "B": "2"}, _event())
+    assert await files.update_metadata(
+        db, record.fileset, {"description": "d"}, {"B": "3", "C": "4"}, _event("metadata")
+    )
+    assert await files.get_metadata(db, record.fileset) == {"A": "1", "B": "3", "C": "4"}
+    updated = await files.get_file(db, "v", "inbox", "a.txt")
+    assert updated is not None and updated.description == "d"
+    assert updated.last_modified_time == record.last_modified_time  # metadata is not content
+
+
+async def test_update_metadata_missing_file_returns_false(db: Database) -> None:
+    assert not await files.update_metadata(db, 999_999, {}, {"A": "1"}, _event("metadata"))
+
+
+async def test_record_download_first_read_sets_date_and_retention(db: Database) -> None:
+    record, _ = await files.put_file(db, _new("a.txt"), {}, _event())
+    await files.record_download(db, record, 5_000, 100, _event("download"))
+    read = await files.get_file(db, "v", "inbox", "a.txt")
+    assert read is not None
+    assert (read.first_read_date, read.last_access_time, read.expiry_date) == (5_000, 5_000, 5_100)
+    await files.record_download(db, read, 9_000, 100, _event("download"))
+    again = await files.get_file(db, "v", "inbox", "a.txt")
+    assert again is not None
+    assert (again.first_read_date, again.last_access_time, again.expiry_date) == (5_000, 9_000, 5_100)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*", ["A.txt", "a%b", "a.txt", "a_b", "ab", "inv-1.xlsx", "inv-2.csv"]),
+        ("inv*", ["inv-1.xlsx", "inv-2.csv"]),
+        ("*.txt", ["A.txt", "a.txt"]),
+        ("a.txt", ["a.txt"]),  # case-sensitive
+        ("a_b", ["a_b"]),  # "_" is literal, not a one-character wildcard
+        ("a%b", ["a%b"]),  # "%" is literal
+        ("a?", []),  # "?" is literal
+        ("*[*", []),
+    ],
+)
+async def test_list_files_filter_star_only_wildcard(db: Database, pattern: str, expected: list[str]) -> None:
+    for name in ["a.txt", "A.txt", "a_b", "a%b", "ab", "inv-1.xlsx", "inv-2.csv"]:
+        await files.put_file(db, _new(name), {}, _event())
+    listed = await files.list_files(db, "v", "inbox", pattern, "name", False, 0, 100)
+    assert [r.name for r in listed] == expected
+    assert await files.count_files(db, "v", "inbox", pattern) == len(expected)
+
+
+async def test_list_files_sort_keys_and_paging(db: Database) -> None:
+    for i, (name, size) in enumerate([("c", 30), ("a", 10), ("b", 20)]):
+        await files.put_file(db, _new(name, size=size, put=1_000 + i), {}, _event())
+    b = await files.get_file(db, "v", "inbox", "b")
+    assert b is not None
+    await files.record_download(db, b, 50_000, None, _event("download"))
+
+    async def names(sort: files.SortKey, desc: bool, offset: int = 0, limit: int = 10) -> list[str]:
+        return [r.name for r in await files.list_files(db, "v", "inbox", "*", sort, desc, offset, limit)]
+
+    assert await names("name", False) == ["a", "b", "c"]
+    assert await names("size", True) == ["c", "b", "a"]
+    assert await names("put_date", False) == ["c", "a", "b"]
+    assert await names("read_date", False) == ["b", "a", "c"]  # unread files sort as latest
+    assert await names("read_date", True) == ["c", "a", "b"]
+    assert await names("name", False, offset=1, limit=1) == ["b"]
+
+
+async def test_list_files_other_folder_not_included(db: Database) -> None:
+    await files.put_file(db, _new("x", folder="inbox"), {}, _event())
+    await files.put_file(db, _new("x", folder="inbox/archive"), {}, _event())
+    assert [r.folder for r in await files.list_files(db, "v", "inbox/archive", "*", "name", False, 0, 10)] == [
+        "inbox/archive"
+    ]
+
+
+async def test_migrate_twice_is_idempotent(db: Database) -> None:
+    await db.migrate()
+    record, _ = await files.put_file(db, dataclasses.replace(_new("z")), {}, _event())
+    assert record.fileset > 0
