@@ -1,0 +1,221 @@
+"""File operations of the partner API: the only module composing ACL, VFS, storage, catalog
+and events.
+
+Each operation checks, in the API's order: the path names a file (else "No filename
+specified"), the caller's permission on the folder, the folder exists, the file exists. Bytes
+become visible only through a committed catalog row, and are removed only after the row is.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from dataclasses import dataclass
+
+from gateway.catalog import files as catalog
+from gateway.catalog.records import FileRecord, NewEvent, NewFile
+from gateway.config.schema import Permission
+from gateway.core import metadata as md
+from gateway.core.contracts import Access
+from gateway.core.paths import RequestPath, VirtualPath, validate_segment
+from gateway.core.runtime import Runtime
+from gateway.core.timefmt import now_us
+from gateway.core.uploads import UploadSource
+from gateway.errors import NoFilenameError, NotFoundError, RequestSyntaxError
+from gateway.storage.base import ObjectReader, ObjectWriter
+
+log = logging.getLogger("gateway.files")
+_HOUR_US = 3_600_000_000
+OCTET_STREAM = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    folder: VirtualPath  # VFS-absolute
+    folder_rel: VirtualPath  # as the caller named it (for messages)
+    name: str
+
+
+def _file_target(rt: Runtime, access: Access, req: RequestPath) -> Target:
+    path = access.absolute(req.path)
+    if req.path.is_root or req.trailing_slash or rt.mounts.tree(access.vfs.name).exists(path):
+        raise NoFilenameError()
+    return Target(folder=path.parent, folder_rel=req.path.parent, name=req.path.name)
+
+
+def _require_folder(rt: Runtime, access: Access, folder: VirtualPath, folder_rel: VirtualPath) -> None:
+    if not rt.mounts.tree(access.vfs.name).exists(folder):
+        raise NotFoundError(f"Path '{folder_rel.text}' doesn't exist")
+
+
+async def _find(rt: Runtime, access: Access, target: Target) -> FileRecord:
+    record = await catalog.get_file(rt.db, access.vfs.name, target.folder.text, target.name)
+    if record is None:
+        raise NotFoundError(f"File '{target.name}' doesn't exist")
+    return record
+
+
+def _event(access: Access, type_: str, path: VirtualPath, now: int, **fields: object) -> NewEvent:
+    p = access.principal
+    return NewEvent(
+        type=type_,
+        time=now,
+        actor=p.actor,
+        user=p.user,
+        vfs=access.vfs.name,
+        path=str(path),
+        protocol=p.protocol,
+        contract=access.contract.name,
+        client_address=p.client_address,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _datatype(content_type: str | None, name: str) -> str:
+    if content_type and content_type.split(";")[0].strip().lower() != OCTET_STREAM:
+        return content_type.strip()
+    return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
+
+
+async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSource, *, to_folder: bool) -> FileRecord:
+    """Receive one file (PUT, or POST when ``to_folder`` allows naming it by the part's filename).
+
+    Raises NoFilenameError, AuthorizationError, NotFoundError (folder), RequestSyntaxError
+    (body or metadata), LimitExceededError, QuotaExceededError, IoError. On any failure nothing
+    is left behind: no object, no row.
+    """
+    tree = rt.mounts.tree(access.vfs.name)
+    path = access.absolute(req.path)
+    name: str | None
+    if to_folder and tree.exists(path):
+        folder, folder_rel, name = path, req.path, None
+    else:
+        t = _file_target(rt, access, req)
+        folder, folder_rel, name = t.folder, t.folder_rel, t.name
+    access.ensure(Permission.UPLOAD, folder)
+    _require_folder(rt, access, folder, folder_rel)
+    backend = rt.mounts.backend_for(access.vfs.name, folder)
+    writer: ObjectWriter | None = None
+
+    async def open_writer() -> ObjectWriter:
+        nonlocal writer
+        writer = await backend.open_write(rt.max_file_size(access.vfs.name))
+        return writer
+
+    try:
+        form = await source.receive(open_writer)
+        if writer is None or not form.has_file:
+            raise RequestSyntaxError()
+        if name is None:
+            if not form.filename:
+                raise NoFilenameError()
+            name = validate_segment(form.filename)
+        if tree.exists(folder.child(name)):
+            raise NoFilenameError()
+        posted = md.validate(md.parse_json_object(form.metadata)) if form.metadata is not None else None
+        stored = await writer.commit()
+    except BaseException:
+        if writer is not None:
+            await writer.abort()
+        raise
+    now = now_us()
+    user_md = dict(posted.user) if posted else {}
+    user_md.update(access.contract.metadata)
+    retention = access.vfs.retention.after_put_hours
+    attributes = {"datatype": _datatype(form.content_type, name)}
+    attributes.update(posted.system if posted else {})
+    new = NewFile(
+        vfs=access.vfs.name,
+        folder=folder.text,
+        name=name,
+        storage=backend.name,
+        storage_key=stored.key,
+        size=stored.size,
+        sha256=stored.sha256,
+        put_date=now,
+        expiry_date=None if retention is None else now + int(retention * _HOUR_US),
+        actor=access.principal.actor,
+        uploaded_by=access.principal.user,
+        **attributes,
+    )
+    event = _event(access, "upload", folder.child(name), now, size=stored.size, sha256=stored.sha256, metadata=user_md)
+    try:
+        record, replaced = await catalog.put_file(rt.db, new, user_md, event)
+    except BaseException:
+        await backend.delete(stored.key)
+        raise
+    for old in replaced:
+        await _delete_object(rt, old)
+    return record
+
+
+async def _delete_object(rt: Runtime, record: FileRecord) -> None:
+    try:
+        await rt.mounts.backends[record.storage].delete(record.storage_key)
+    except Exception:  # the row is gone; leftover bytes are garbage, never a visible file
+        log.exception("could not remove object %s of fileset %s", record.storage_key, record.fileset)
+
+
+async def open_download(rt: Runtime, access: Access, req: RequestPath) -> tuple[FileRecord, ObjectReader]:
+    """Find a file and open its bytes; records the read (firstReadDate, lastAccessTime, event)."""
+    target = _file_target(rt, access, req)
+    access.ensure(Permission.DOWNLOAD, target.folder)
+    _require_folder(rt, access, target.folder, target.folder_rel)
+    record = await _find(rt, access, target)
+    reader = await rt.mounts.backends[record.storage].open_read(record.storage_key)
+    now = now_us()
+    after_read = access.vfs.retention.after_first_get_hours
+    event = _event(
+        access, "download", target.folder.child(target.name), now,
+        fileset=record.fileset, size=record.size, sha256=record.sha256,
+    )  # fmt: skip
+    try:
+        await catalog.record_download(
+            rt.db, record, now, None if after_read is None else int(after_read * _HOUR_US), event
+        )
+    except BaseException:
+        await reader.close()
+        raise
+    return record, reader
+
+
+async def delete(rt: Runtime, access: Access, req: RequestPath) -> FileRecord:
+    target = _file_target(rt, access, req)
+    access.ensure(Permission.DELETE, target.folder)
+    _require_folder(rt, access, target.folder, target.folder_rel)
+    record = await _find(rt, access, target)
+    event = _event(
+        access, "delete", target.folder.child(target.name), now_us(),
+        fileset=record.fileset, size=record.size, sha256=record.sha256,
+    )  # fmt: skip
+    if not await catalog.delete_file(rt.db, record, event):
+        raise NotFoundError(f"File '{target.name}' doesn't exist")
+    await _delete_object(rt, record)
+    return record
+
+
+async def read_metadata(rt: Runtime, access: Access, req: RequestPath) -> dict[str, str]:
+    target = _file_target(rt, access, req)
+    access.ensure(Permission.DOWNLOAD, target.folder)
+    _require_folder(rt, access, target.folder, target.folder_rel)
+    record = await _find(rt, access, target)
+    result = md.system_attributes(record)
+    for key, value in (await catalog.get_metadata(rt.db, record.fileset)).items():
+        result.setdefault(key, value)
+    return result
+
+
+async def write_metadata(rt: Runtime, access: Access, req: RequestPath, body: bytes) -> FileRecord:
+    target = _file_target(rt, access, req)
+    access.ensure(Permission.UPLOAD, target.folder)
+    _require_folder(rt, access, target.folder, target.folder_rel)
+    update = md.validate(md.parse_json_object(body))
+    if not update.system and not update.user:
+        raise RequestSyntaxError()
+    record = await _find(rt, access, target)
+    now = now_us()
+    event = _event(access, "metadata", target.folder.child(target.name), now, fileset=record.fileset,
+                   size=record.size, sha256=record.sha256, metadata=update.user)  # fmt: skip
+    if not await catalog.update_metadata(rt.db, record.fileset, update.system, update.user, event):
+        raise NotFoundError(f"File '{target.name}' doesn't exist")
+    return record
