@@ -1,0 +1,76 @@
+"""``create_app(settings)``: the gateway as a Starlette ASGI app, mountable in another app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from gateway.catalog import sessions
+from gateway.catalog.db import Database
+from gateway.config.loader import load_config
+from gateway.core.runtime import Runtime
+from gateway.core.vfs import Mounts
+from gateway.http.accesslog import AccessLogMiddleware
+from gateway.http.exception_handlers import HANDLERS
+from gateway.http.routes import ROUTES
+from gateway.http.state import RuntimeHolder
+from gateway.settings import Settings
+from gateway.storage import registry
+
+log = logging.getLogger("gateway")
+_SESSION_PURGE_SECONDS = 600
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    """Load and validate the configuration, open and migrate the catalog, sweep crashed temp files."""
+    config = load_config(settings.config_dir, settings.data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.catalog_url)
+    if settings.migrate:
+        await db.migrate()
+    backends = registry.build(config, settings.data_dir)
+    for backend in backends.values():
+        swept = await backend.sweep_temp()
+        if swept:
+            log.warning("removed %d temp file(s) left by a crashed process in storage '%s'", swept, backend.name)
+    return Runtime(config=config, db=db, mounts=Mounts(config, backends))
+
+
+async def _purge_sessions(rt: Runtime) -> None:
+    while True:
+        await asyncio.sleep(_SESSION_PURGE_SECONDS)
+        try:
+            await sessions.purge_expired(rt.db, rt.config.server.session_idle_seconds)
+        except Exception:
+            log.exception("session purge failed")
+
+
+def create_app(settings: Settings) -> Starlette:
+    holder = RuntimeHolder(lambda: start_runtime(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        rt = await holder.get()
+        purge = asyncio.create_task(_purge_sessions(rt))
+        try:
+            yield
+        finally:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
+            await rt.db.dispose()
+
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers=HANDLERS,
+        middleware=[Middleware(AccessLogMiddleware)],
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    app.state.settings = settings
+    return app

@@ -1,0 +1,150 @@
+"""``mft-gateway``: serve | check-config | hash-password | migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from gateway import __version__
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.config.loader import collect_errors
+    from gateway.settings import Settings
+
+    settings = Settings.from_env(
+        config_dir=args.config,
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        tls_certfile=args.tls_cert,
+        tls_keyfile=args.tls_key,
+        log_level=args.log_level,
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problems = collect_errors(settings.config_dir, settings.data_dir)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    scheme = "https" if settings.tls_certfile else "http"
+    config = uvicorn.Config(
+        create_app(settings),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        proxy_headers=False,  # the app itself decides which proxies to believe
+        server_header=False,
+        access_log=False,
+        log_level=settings.log_level,
+        ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
+        ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+    if args.port_file:
+        Path(args.port_file).write_text(f"{port}\n")
+    print(f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port}", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from gateway.config.loader import collect_errors
+
+    problems = collect_errors(Path(args.directory), Path(args.data_dir))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"{args.directory}: configuration is valid")
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from gateway.catalog.passwords import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("passwords differ", file=sys.stderr)
+            return 1
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from gateway.catalog.db import Database
+    from gateway.settings import Settings
+
+    settings = Settings.from_env(data_dir=args.data_dir, database_url=args.database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        db = Database(settings.catalog_url)
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print("catalog schema is up to date")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mft-gateway", description="HTTP managed-file-transfer gateway (/2.0 API)")
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the gateway (uvicorn, uvloop, httptools)")
+    s.add_argument("--config", type=Path, help="configuration folder (GATEWAY_CONFIG_DIR, default vfs-config)")
+    s.add_argument("--data-dir", type=Path, help="catalog and default storage (GATEWAY_DATA_DIR, default data)")
+    s.add_argument("--database-url", help="catalog DSN, e.g. postgresql://... (GATEWAY_DATABASE_URL)")
+    s.add_argument("--host", help="address to bind (GATEWAY_HOST, default 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port to bind, 0 = any free one (GATEWAY_PORT, default 8080)")
+    s.add_argument("--port-file", help="write the bound port to this file once listening")
+    s.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve https")
+    s.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    s.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    s.set_defaults(func=_serve)
+    c = sub.add_parser("check-config", help="validate a configuration folder and print every problem")
+    c.add_argument("directory")
+    c.add_argument("--data-dir", default="data", help="resolves relative storage roots (default data)")
+    c.set_defaults(func=_check_config)
+    h = sub.add_parser("hash-password", help="print an argon2id hash to put in actors.yaml")
+    h.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    h.set_defaults(func=_hash_password)
+    m = sub.add_parser("migrate", help="bring the catalog schema up to date (serve does this too)")
+    m.add_argument("--data-dir", type=Path)
+    m.add_argument("--database-url")
+    m.set_defaults(func=_migrate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))

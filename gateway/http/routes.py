@@ -1,0 +1,25 @@
+"""The one route table of the partner API (plus the load balancer's probes)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from gateway.http import auth, files, health, listing, metadata
+
+ROUTES: list[BaseRoute] = [
+    Route("/health", health.health, methods=["GET"], name="health"),
+    Route("/ready", health.ready, methods=["GET"], name="ready"),
+    Route("/2.0/login/basic", auth.login, methods=["POST"], name="auth:login"),
+    Route("/2.0/logout", auth.logout, methods=["POST"], name="auth:logout"),
+    Route("/2.0/files/{path:path}", files.put, methods=["PUT"], name="files:upload"),
+    Route("/2.0/files/{path:path}", files.post, methods=["POST"], name="files:upload-with-metadata"),
+    Route("/2.0/files/{path:path}", files.get, methods=["GET"], name="files:download"),
+    Route("/2.0/files/{path:path}", files.delete, methods=["DELETE"], name="files:delete"),
+    Route("/2.0/metadata/{path:path}", metadata.get, methods=["GET"], name="metadata:read"),
+    Route("/2.0/meadata/{path:path}", metadata.get, methods=["GET"], name="metadata:read-documented"),
+    Route("/2.0/metadata/{path:path}", metadata.post, methods=["POST"], name="metadata:write"),
+    Route("/2.0/directories", listing.directories, methods=["GET"], name="listing:root"),
+    Route("/2.0/directories/{path:path}", listing.directories, methods=["GET"], name="listing:directories"),
+    Route("/2.0/countelements", listing.countelements, methods=["GET"], name="listing:count-root"),
+    Route("/2.0/countelements/{path:path}", listing.countelements, methods=["GET"], name="listing:count"),
+]

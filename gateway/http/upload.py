@@ -1,0 +1,166 @@
+"""Stream a ``multipart/form-data`` upload from ``request.stream()`` straight into storage.
+
+``request.form()`` would spool the whole file to a temporary file and copy it again; here the
+parser's callbacks only collect slices of each received chunk, and after every chunk those
+slices are handed to the storage writer (which buffers ~1 MiB and writes and hashes off the
+event loop). Only the small ``metadata`` part is held in memory, under a size limit.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from gateway.core.uploads import OpenWriter, ReceivedForm
+from gateway.errors import LimitExceededError, RequestSyntaxError
+from gateway.storage.base import ObjectWriter
+
+FILE_FIELD = "file"
+METADATA_FIELD = "metadata"
+
+
+def _decode(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _filename(params: dict[bytes, bytes]) -> str | None:
+    extended = params.get(b"filename*")
+    if extended and b"''" in extended:  # RFC 5987: charset'lang'pct-encoded
+        charset, _, encoded = _decode(extended).partition("''")
+        try:
+            return unquote(encoded, encoding=charset.split("'")[0] or "utf-8", errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            raise RequestSyntaxError() from None
+    plain = params.get(b"filename")
+    return _decode(plain) if plain is not None else None
+
+
+class _Part:
+    __slots__ = ("content_type", "filename", "headers", "name")
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.name: str | None = None
+        self.filename: str | None = None
+        self.content_type: str | None = None
+
+
+class MultipartSource:
+    """The request body as an :class:`~gateway.core.uploads.UploadSource`."""
+
+    def __init__(self, request: Request, max_metadata_bytes: int) -> None:
+        self._request = request
+        self._max_metadata = max_metadata_bytes
+        self._part = _Part()
+        self._field = b""
+        self._value = b""
+        self._pending: list[bytes] = []
+        self._file_started = False
+        self._file_seen = False
+        self._in_file = False
+        self._in_metadata = False
+        self._metadata: bytearray | None = None
+        self._file_part: _Part | None = None
+        self._ended = False
+
+    def _boundary(self) -> bytes:
+        ctype, params = parse_options_header(self._request.headers.get("content-type", ""))
+        boundary = params.get(b"boundary")
+        if ctype != b"multipart/form-data" or not boundary or len(boundary) > 200:
+            raise RequestSyntaxError()
+        return boundary
+
+    # parser callbacks (synchronous; they only record what arrived)
+    def _on_part_begin(self) -> None:
+        self._part = _Part()
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        self._part.headers[_decode(self._field).lower()] = _decode(self._value)
+        self._field = self._value = b""
+
+    def _on_headers_finished(self) -> None:
+        part = self._part
+        disposition, params = parse_options_header(part.headers.get("content-disposition", ""))
+        if disposition != b"form-data" or b"name" not in params:
+            raise RequestSyntaxError()
+        part.name = _decode(params[b"name"])
+        part.filename = _filename(params)
+        part.content_type = part.headers.get("content-type")
+        self._in_file = part.name == FILE_FIELD
+        self._in_metadata = part.name == METADATA_FIELD
+        if self._in_file:
+            if self._file_seen:
+                raise RequestSyntaxError()  # two files in one upload: ambiguous, refuse
+            self._file_seen = True
+            self._file_part = part
+        elif self._in_metadata:
+            if self._metadata is not None:
+                raise RequestSyntaxError()
+            self._metadata = bytearray()
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self._pending.append(data[start:end])
+        elif self._in_metadata:
+            assert self._metadata is not None
+            self._metadata += data[start:end]
+            if len(self._metadata) > self._max_metadata:
+                raise LimitExceededError(f"Metadata exceeds {self._max_metadata} bytes")
+
+    def _on_part_end(self) -> None:
+        self._in_file = self._in_metadata = False
+
+    def _on_end(self) -> None:
+        self._ended = True
+
+    async def receive(self, open_writer: OpenWriter) -> ReceivedForm:
+        callbacks = {
+            "on_part_begin": self._on_part_begin,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_part_data": self._on_part_data,
+            "on_part_end": self._on_part_end,
+            "on_end": self._on_end,
+        }
+        parser = MultipartParser(self._boundary(), callbacks)  # type: ignore[arg-type]
+        writer: ObjectWriter | None = None
+        try:
+            async for chunk in self._request.stream():
+                parser.write(chunk)
+                if self._file_seen and writer is None:
+                    writer = await open_writer()
+                if self._pending:
+                    assert writer is not None
+                    pending, self._pending = self._pending, []
+                    for piece in pending:
+                        await writer.write(piece)
+            parser.finalize()
+        except MultipartParseError:
+            raise RequestSyntaxError() from None
+        except ClientDisconnect:
+            raise RequestSyntaxError("Upload interrupted") from None
+        if not self._ended:
+            raise RequestSyntaxError()
+        if self._file_seen and writer is None:
+            writer = await open_writer()  # an empty file whose part ended in the last chunk
+        part = self._file_part
+        return ReceivedForm(
+            has_file=self._file_seen,
+            filename=part.filename if part else None,
+            content_type=part.content_type if part else None,
+            metadata=bytes(self._metadata) if self._metadata is not None else None,
+        )
