@@ -17,7 +17,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def _all_subclasses(cls: type[errors.GatewayError]) -> list[type[errors.GatewayError]]:
-    found = []
+    found: list[type[errors.GatewayError]] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_all_subclasses(sub))
