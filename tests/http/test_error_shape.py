@@ -33,7 +33,8 @@ def _instance(cls: type[errors.GatewayError]) -> errors.GatewayError:
 
 
 def test_status_table_every_gateway_error_has_a_status() -> None:
-    for cls in [errors.GatewayError, *_all_subclasses(errors.GatewayError)]:
+    classes: list[type[errors.GatewayError]] = [errors.GatewayError, *_all_subclasses(errors.GatewayError)]
+    for cls in classes:
         exc = _instance(cls)
         assert exception_handlers.status_for(exc) in range(400, 600), cls
 
