@@ -105,6 +105,7 @@ class LocalObjectWriter:
         self._size = 0
         self._state = "open"  # "open" -> "failed" (abortable only) -> "done" (committed or aborted)
         self._final_path: str | None = None  # set by the worker once the rename happened
+        self._in_flight: tuple[asyncio.Future[None], ...] = ()
 
     @property
     def key(self) -> str:
@@ -130,6 +131,9 @@ class LocalObjectWriter:
     async def write(self, data: bytes) -> None:
         """Append data; raises LimitExceededError past ``max_size``, QuotaExceededError when the
         disk is full, IoError on other disk failures or once the writer is committed/aborted/failed.
+
+        Full 1 MiB buffers are hashed and written by two worker threads while the caller goes on
+        receiving the next one; at most one buffer is in flight, so memory stays bounded.
         """
         self._check_open()
         if self._max_size is not None and self._size + len(data) > self._max_size:
@@ -139,23 +143,39 @@ class LocalObjectWriter:
         self._size += len(data)
         if len(self._buffer) >= CHUNK_SIZE:
             chunk, self._buffer = self._buffer, bytearray()  # hand over, no copy
-            try:
-                with map_os_errors("Could not write the file", not_found=None):
-                    await asyncio.to_thread(self._append, chunk)
-            except BaseException:
-                self._state = "failed"
-                raise
+            await self._drain()
+            loop = asyncio.get_running_loop()
+            self._in_flight = (
+                loop.run_in_executor(None, self._hash.update, chunk),
+                loop.run_in_executor(None, self._append, chunk),
+            )
+
+    async def _drain(self) -> None:
+        """Wait for the buffer in flight; its disk error surfaces here."""
+        pending, self._in_flight = self._in_flight, ()
+        if not pending:
+            return
+        try:
+            with map_os_errors("Could not write the file", not_found=None):
+                for future in pending:
+                    await future
+        except BaseException:
+            self._state = "failed"
+            raise
 
     def _append(self, data: bytearray) -> None:
         with self._fd.lock:
-            self._append_locked(data)
+            self._write_locked(data)
 
-    def _append_locked(self, data: bytearray) -> None:
-        fd = self._fd.fd
-        self._hash.update(data)  # releases the GIL for large buffers
+    def _write_locked(self, data: bytearray) -> None:
         view = memoryview(data)
+        fd = self._fd.fd
         while view:
             view = view[os.write(fd, view) :]
+
+    def _append_locked(self, data: bytearray) -> None:
+        self._hash.update(data)  # releases the GIL for large buffers
+        self._write_locked(data)
 
     async def commit(self) -> StoredObject:
         """Flush, fsync when durable, and rename the object into place.
@@ -165,6 +185,11 @@ class LocalObjectWriter:
         removed (the writer is then finished; a later abort() is a no-op).
         """
         self._check_open()
+        try:
+            await self._drain()
+        except BaseException:
+            await self._abort_quietly()
+            raise
         self._state = "done"
         tail, self._buffer = self._buffer, bytearray()
         try:

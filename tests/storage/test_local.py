@@ -227,16 +227,23 @@ async def test_write_disk_full_raises_quota_exceeded_and_abort_cleans(backend: L
     full = os.open("/dev/full", os.O_WRONLY)
     os.dup2(full, writer._fd.fd)
     os.close(full)
+    # Full buffers are written in the background: the failure surfaces at the next write or commit.
     with pytest.raises(QuotaExceededError, match="^Insufficient storage$"):
         await writer.write(b"x" * CHUNK_SIZE)
+        await writer.commit()
     await writer.abort()
     assert _files(backend.root / "tmp") == []
 
 
 async def test_write_cancelled_mid_flush_then_abort_leaves_no_files(backend: LocalBackend) -> None:
     writer = await backend.open_write()
-    task = asyncio.create_task(writer.write(b"x" * (8 * CHUNK_SIZE)))
-    await asyncio.sleep(0)
+
+    async def stream() -> None:
+        for _ in range(64):
+            await writer.write(b"x" * CHUNK_SIZE)
+
+    task = asyncio.create_task(stream())
+    await asyncio.sleep(0.01)  # let it get a buffer in flight
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
