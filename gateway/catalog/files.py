@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalog.db import Database
-from gateway.catalog.models import events, file_metadata, files
+from gateway.catalog.models import events, file_metadata, files, runs as runs_table
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 
 SortKey = Literal["name", "size", "put_date", "read_date", "expiry_date"]
@@ -45,6 +45,29 @@ async def get_file(db: Database, vfs: str, folder: str, name: str) -> FileRecord
     return _record(row) if row else None
 
 
+async def get_by_id(db: Database, fileset: int) -> FileRecord | None:
+    async with db.read() as conn:
+        row = (await conn.execute(select(files).where(files.c.id == fileset))).first()
+    return _record(row) if row else None
+
+
+async def due_for_expiry(db: Database, now: int, limit: int) -> list[FileRecord]:
+    """Files whose retention has run out, oldest expiry first."""
+    query = (
+        select(files)
+        .where(files.c.expiry_date.is_not(None), files.c.expiry_date <= now)
+        .order_by(files.c.expiry_date)
+        .limit(limit)
+    )
+    async with db.read() as conn:
+        return [_record(r) for r in await conn.execute(query)]
+
+
+def vfs_path(record: FileRecord) -> str:
+    """The file's path inside its VFS, as events show it (``/inbox/a.txt``)."""
+    return f"/{record.folder}/{record.name}" if record.folder else f"/{record.name}"
+
+
 async def get_metadata(db: Database, fileset: int) -> dict[str, str]:
     async with db.read() as conn:
         rows = await conn.execute(
@@ -55,11 +78,37 @@ async def get_metadata(db: Database, fileset: int) -> dict[str, str]:
         return {k: v for k, v in rows}
 
 
-async def _insert_event(conn: AsyncConnection, event: NewEvent) -> None:
+async def insert_event(conn: AsyncConnection, event: NewEvent, now: int | None = None) -> int:
+    """Insert an event and the runs it queues (in the caller's transaction); returns its id."""
     values = dataclasses.asdict(event)
+    del values["runs"]
     values["user_name"] = values.pop("user")
     values["metadata"] = json.dumps(event.metadata, ensure_ascii=False, sort_keys=True)
-    await conn.execute(insert(events).values(**values))
+    values["chain"] = json.dumps(list(event.chain), ensure_ascii=False)
+    event_id = int((await conn.execute(insert(events).values(**values).returning(events.c.id))).scalar_one())
+    if event.runs:
+        created = event.time if now is None else now
+        await conn.execute(
+            insert(runs_table),
+            [
+                {
+                    "event_id": event_id,
+                    "contract": r.contract,
+                    "action": r.action,
+                    "kind": r.kind,
+                    "status": "Queued",
+                    "max_attempts": r.max_attempts,
+                    "next_attempt_at": created,
+                    "manual": r.manual,
+                    "params": json.dumps(r.params, ensure_ascii=False, sort_keys=True),
+                    "ordering_key": r.ordering_key,
+                    "fileset": event.fileset,
+                    "created_at": created,
+                }
+                for r in event.runs
+            ],
+        )
+    return event_id
 
 
 async def _delete_rows(conn: AsyncConnection, ids: list[int]) -> None:
@@ -92,7 +141,7 @@ async def put_file(
                         insert(file_metadata),
                         [{"file_id": record.fileset, "key": k, "value": v} for k, v in metadata.items()],
                     )
-                await _insert_event(conn, dataclasses.replace(event, fileset=record.fileset))
+                await insert_event(conn, dataclasses.replace(event, fileset=record.fileset))
             return record, replaced
         except IntegrityError:
             if attempt == _PUT_RETRIES - 1:
@@ -110,7 +159,7 @@ async def delete_file(db: Database, record: FileRecord, event: NewEvent) -> bool
         result = await conn.execute(delete(files).where(files.c.id == record.fileset))
         if result.rowcount == 0:
             return False
-        await _insert_event(conn, event)
+        await insert_event(conn, event)
     return True
 
 
@@ -135,7 +184,7 @@ async def update_metadata(
             await conn.execute(
                 insert(file_metadata), [{"file_id": fileset, "key": k, "value": v} for k, v in user.items()]
             )
-        await _insert_event(conn, event)
+        await insert_event(conn, event)
     return True
 
 
@@ -151,7 +200,7 @@ async def record_download(
             values["expiry_date"] = expiry if record.expiry_date is None else min(expiry, record.expiry_date)
     async with db.write() as conn:
         await conn.execute(update(files).where(files.c.id == record.fileset).values(**values))
-        await _insert_event(conn, event)
+        await insert_event(conn, event)
 
 
 def _name_filter(db: Database, pattern: str) -> ColumnElement[bool] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -97,7 +99,43 @@ events = Table(
     Column("sha256", String(64), nullable=True),
     Column("client_address", String(64), nullable=False, server_default=""),
     Column("metadata", Text, nullable=False, server_default="{}"),
+    Column("chain", Text, nullable=False, server_default="[]"),  # route hops, to refuse loops
     sqlite_autoincrement=True,
 )
 Index("ix_events_time", events.c.time)
 Index("ix_events_fileset", events.c.fileset)
+
+# Contract-action runs: one per (event, matching action), inserted in the event's transaction.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("event_id", _Id, ForeignKey("events.id"), nullable=False),
+    Column("contract", String(255), nullable=False),
+    Column("action", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("dead", Boolean, nullable=False, server_default=false()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("claimed_by", String(128), nullable=True),
+    Column("abort_requested", Boolean, nullable=False, server_default=false()),
+    Column("manual", Boolean, nullable=False, server_default=false()),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("ordering_key", Text, nullable=False),
+    Column("fileset", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("output", Text, nullable=False, server_default=""),
+    Column("history", Text, nullable=False, server_default="[]"),
+    sqlite_autoincrement=True,
+)
+Index("ix_runs_due", runs.c.status, runs.c.next_attempt_at)
+Index("ix_runs_ordering", runs.c.ordering_key, runs.c.id)
+Index("ix_runs_contract", runs.c.contract, runs.c.id)
+Index("ix_runs_fileset", runs.c.fileset)
+Index("ix_runs_event", runs.c.event_id)

@@ -49,6 +49,19 @@ class NewFile:
 
 
 @dataclass(frozen=True, slots=True)
+class NewRun:
+    """A contract action to run for an event, queued in the event's own transaction."""
+
+    contract: str
+    action: str
+    kind: str
+    max_attempts: int
+    ordering_key: str  # runs sharing a key execute one after another, in id order
+    params: dict[str, str] = field(default_factory=dict)
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event recorded in the same transaction as the change it describes (the outbox)."""
 
@@ -65,6 +78,54 @@ class NewEvent:
     sha256: str | None = None
     client_address: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    chain: tuple[str, ...] = ()  # "vfs:/path" of every route hop that led here
+    runs: tuple[NewRun, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: int
+    type: str
+    time: int
+    actor: str
+    user: str
+    protocol: str
+    contract: str
+    vfs: str
+    path: str
+    fileset: int | None
+    size: int | None
+    sha256: str | None
+    client_address: str
+    metadata: dict[str, str]
+    chain: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    event_id: int
+    contract: str
+    action: str
+    kind: str
+    status: str  # Queued | InProgress | Finished | Failed | Canceled
+    dead: bool  # Failed after exhausting its attempts (dead-lettered)
+    attempts: int
+    max_attempts: int
+    next_attempt_at: int
+    lease_until: int | None
+    claimed_by: str | None
+    abort_requested: bool
+    manual: bool
+    params: dict[str, str]
+    ordering_key: str
+    fileset: int | None
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+    last_error: str
+    output: str
+    history: list[dict[str, object]]
 
 
 @dataclass(frozen=True, slots=True)

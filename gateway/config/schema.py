@@ -49,6 +49,7 @@ class User:
     password_hash: str = field(repr=False)
     enabled: bool = True
     groups: frozenset[str] = frozenset()
+    admin: bool = False  # may use the /admin API (runs of contract actions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,64 @@ class Vfs:
     limits: Limits = Limits()
 
 
+EventType = Literal["upload", "download", "delete", "metadata", "expire"]
+EVENT_TYPES: tuple[EventType, ...] = ("upload", "download", "delete", "metadata", "expire")
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """When an action runs: on these event types, for paths matching ``path`` (a glob over the
+    VFS path, ``*`` = any run of characters within the whole path), with these metadata values."""
+
+    events: frozenset[EventType]
+    path: str = "*"
+    metadata: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: float = 2.0  # first retry after about this long, doubling each time
+    max_backoff_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAction:
+    url: str
+    headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    timeout_seconds: float = 10.0
+    secret: str | None = field(default=None, repr=False)  # HMAC-SHA256 key for the signature header
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAction:
+    argv: tuple[str, ...]  # argv[0] is an absolute path; {placeholders} expand within one argument
+    env: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    cwd: Path | None = None
+    timeout_seconds: float = 60.0
+    max_output_bytes: int = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAction:
+    vfs: str
+    path: VirtualPath  # a declared folder of ``vfs``
+    mode: Literal["copy", "move"] = "copy"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    name: str  # unique within its contract
+    kind: Literal["webhook", "command", "route"]
+    trigger: Trigger
+    webhook: WebhookAction | None = None
+    command: CommandAction | None = None
+    route: RouteAction | None = None
+    params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    retry: RetryPolicy = RetryPolicy()
+    enabled: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Contract:
     """Binds an actor (optionally narrowed to one user or group) on a protocol to a VFS subtree."""
@@ -116,6 +175,7 @@ class Contract:
     direction: Direction = "both"
     metadata: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     enabled: bool = True
+    actions: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +186,9 @@ class ServerConfig:
     max_upload_bytes: int | None = None  # server-wide cap on one file; None = unlimited
     max_metadata_bytes: int = 65536
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    dispatch_concurrency: int = 8  # contract-action runs executing at once in this process
+    dispatch_poll_seconds: float = 1.0  # how often idle peers look for due runs
+    expiry_sweep_seconds: float = 60.0  # how often retention is enforced; 0 = never
 
 
 @dataclass(frozen=True, slots=True)
