@@ -13,6 +13,9 @@ from starlette.middleware import Middleware
 from gateway.catalog import sessions
 from gateway.catalog.db import Database
 from gateway.config.loader import load_config
+from gateway.core import expiry
+from gateway.core.actions import ActionIndex
+from gateway.core.dispatcher import Dispatcher
 from gateway.core.runtime import Runtime
 from gateway.core.vfs import Mounts
 from gateway.http.accesslog import AccessLogMiddleware
@@ -38,7 +41,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         swept = await backend.sweep_temp()
         if swept:
             log.warning("removed %d temp file(s) left by a crashed process in storage '%s'", swept, backend.name)
-    return Runtime(config=config, db=db, mounts=Mounts(config, backends))
+    return Runtime(config=config, db=db, mounts=Mounts(config, backends), actions=ActionIndex(config))
 
 
 async def _purge_sessions(rt: Runtime) -> None:
@@ -50,19 +53,34 @@ async def _purge_sessions(rt: Runtime) -> None:
             log.exception("session purge failed")
 
 
+async def _expire_files(rt: Runtime) -> None:
+    interval = rt.config.server.expiry_sweep_seconds
+    while interval > 0:
+        try:
+            removed = await expiry.sweep(rt)
+            if removed:
+                log.info("retention: %d expired file(s) removed", removed)
+        except Exception:
+            log.exception("expiry sweep failed")
+        await asyncio.sleep(interval)
+
+
 def create_app(settings: Settings) -> Starlette:
     holder = RuntimeHolder(lambda: start_runtime(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = await holder.get()
-        purge = asyncio.create_task(_purge_sessions(rt))
+        dispatcher = Dispatcher(rt)
+        await dispatcher.start()
+        background = [asyncio.create_task(_purge_sessions(rt)), asyncio.create_task(_expire_files(rt))]
         try:
             yield
         finally:
-            purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purge
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await dispatcher.stop()
             await rt.db.dispose()
 
     app = Starlette(

@@ -55,7 +55,10 @@ async def _find(rt: Runtime, access: Access, target: Target) -> FileRecord:
     return record
 
 
-def _event(access: Access, type_: str, path: VirtualPath, now: int, **fields: object) -> NewEvent:
+def _event(
+    rt: Runtime, access: Access, type_: str, path: VirtualPath, now: int, metadata: dict[str, str], **fields: object
+) -> NewEvent:
+    """The event of one change, with the contract-action runs it queues in the same transaction."""
     p = access.principal
     return NewEvent(
         type=type_,
@@ -67,6 +70,8 @@ def _event(access: Access, type_: str, path: VirtualPath, now: int, **fields: ob
         protocol=p.protocol,
         contract=access.contract.name,
         client_address=p.client_address,
+        metadata=metadata,
+        runs=rt.actions.plan(access.vfs.name, str(path), type_, metadata),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -138,7 +143,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
         uploaded_by=access.principal.user,
         **attributes,
     )
-    event = _event(access, "upload", folder.child(name), now, size=stored.size, sha256=stored.sha256, metadata=user_md)
+    event = _event(rt, access, "upload", folder.child(name), now, user_md, size=stored.size, sha256=stored.sha256)
     try:
         record, replaced = await catalog.put_file(rt.db, new, user_md, event)
     except BaseException:
@@ -146,7 +151,13 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
         raise
     for old in replaced:
         await _delete_object(rt, old)
+    _wake_if(rt, event)
     return record
+
+
+def _wake_if(rt: Runtime, event: NewEvent) -> None:
+    if event.runs:
+        rt.wake()
 
 
 async def _delete_object(rt: Runtime, record: FileRecord) -> None:
@@ -165,8 +176,9 @@ async def open_download(rt: Runtime, access: Access, req: RequestPath) -> tuple[
     reader = await rt.mounts.backends[record.storage].open_read(record.storage_key)
     now = now_us()
     after_read = access.vfs.retention.after_first_get_hours
+    metadata = await catalog.get_metadata(rt.db, record.fileset) if rt.actions.has_actions(access.vfs.name) else {}
     event = _event(
-        access, "download", target.folder.child(target.name), now,
+        rt, access, "download", target.folder.child(target.name), now, metadata,
         fileset=record.fileset, size=record.size, sha256=record.sha256,
     )  # fmt: skip
     try:
@@ -176,6 +188,7 @@ async def open_download(rt: Runtime, access: Access, req: RequestPath) -> tuple[
     except BaseException:
         await reader.close()
         raise
+    _wake_if(rt, event)
     return record, reader
 
 
@@ -184,13 +197,15 @@ async def delete(rt: Runtime, access: Access, req: RequestPath) -> FileRecord:
     access.ensure(Permission.DELETE, target.folder)
     _require_folder(rt, access, target.folder, target.folder_rel)
     record = await _find(rt, access, target)
+    metadata = await catalog.get_metadata(rt.db, record.fileset)
     event = _event(
-        access, "delete", target.folder.child(target.name), now_us(),
+        rt, access, "delete", target.folder.child(target.name), now_us(), metadata,
         fileset=record.fileset, size=record.size, sha256=record.sha256,
     )  # fmt: skip
     if not await catalog.delete_file(rt.db, record, event):
         raise NotFoundError(f"File '{target.name}' doesn't exist")
     await _delete_object(rt, record)
+    _wake_if(rt, event)
     return record
 
 
@@ -213,9 +228,11 @@ async def write_metadata(rt: Runtime, access: Access, req: RequestPath, body: by
     if not update.system and not update.user:
         raise RequestSyntaxError()
     record = await _find(rt, access, target)
-    now = now_us()
-    event = _event(access, "metadata", target.folder.child(target.name), now, fileset=record.fileset,
-                   size=record.size, sha256=record.sha256, metadata=update.user)  # fmt: skip
+    metadata = await catalog.get_metadata(rt.db, record.fileset)
+    metadata.update(update.user)
+    event = _event(rt, access, "metadata", target.folder.child(target.name), now_us(), metadata,
+                   fileset=record.fileset, size=record.size, sha256=record.sha256)  # fmt: skip
     if not await catalog.update_metadata(rt.db, record.fileset, update.system, update.user, event):
         raise NotFoundError(f"File '{target.name}' doesn't exist")
+    _wake_if(rt, event)
     return record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import auth, files, health, listing, metadata
+from gateway.http import admin, auth, files, health, listing, metadata
 
 ROUTES: list[BaseRoute] = [
     Route("/health", health.health, methods=["GET"], name="health"),
@@ -22,4 +22,5 @@ ROUTES: list[BaseRoute] = [
     Route("/2.0/directories/{path:path}", listing.directories, methods=["GET"], name="listing:directories"),
     Route("/2.0/countelements", listing.countelements, methods=["GET"], name="listing:count-root"),
     Route("/2.0/countelements/{path:path}", listing.countelements, methods=["GET"], name="listing:count"),
+    *admin.ROUTES,
 ]
