@@ -21,7 +21,7 @@ from gateway.core.paths import RequestPath, VirtualPath, validate_segment
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.core.uploads import UploadSource
-from gateway.errors import NoFilenameError, NotFoundError, RequestSyntaxError
+from gateway.errors import InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
 from gateway.storage.base import ObjectReader, ObjectWriter
 
 log = logging.getLogger("gateway.files")
@@ -173,7 +173,11 @@ async def open_download(rt: Runtime, access: Access, req: RequestPath) -> tuple[
     access.ensure(Permission.DOWNLOAD, target.folder)
     _require_folder(rt, access, target.folder, target.folder_rel)
     record = await _find(rt, access, target)
-    reader = await rt.mounts.backends[record.storage].open_read(record.storage_key)
+    try:
+        reader = await rt.mounts.backends[record.storage].open_read(record.storage_key)
+    except InvalidPathError:
+        # The key came from the catalog, not the partner: this is storage damage, not a bad request.
+        raise IoError(f"Stored object of fileset {record.fileset} is not reachable") from None
     now = now_us()
     after_read = access.vfs.retention.after_first_get_hours
     metadata = await catalog.get_metadata(rt.db, record.fileset) if rt.actions.has_actions(access.vfs.name) else {}

@@ -24,8 +24,15 @@ def from_request(request: Request, endpoint_segments: int) -> RequestPath:
     root = request.scope.get("root_path", "").strip("/")
     skip = (len(root.split("/")) if root else 0) + endpoint_segments
     parts = raw.lstrip(b"/").split(b"/", skip)
+    # The route matched the decoded path: an encoded separator in the endpoint's own segments
+    # ("/2.0/files%2Finbox/x") would shift what is taken for the virtual path.
+    if any(b"%" in segment for segment in parts[skip - endpoint_segments : skip]):
+        raise InvalidPathError()
     if len(parts) <= skip:
         if len(parts) == skip:
             return parse_raw(b"")
         raise InvalidPathError()
-    return parse_raw(parts[skip])
+    rest = parts[skip]
+    if rest.startswith(b"/"):
+        raise InvalidPathError("Invalid path: empty segment")  # "/2.0/files//inbox/x"
+    return parse_raw(rest)

@@ -318,6 +318,21 @@ class LocalBackend:
         with map_os_errors(f"Storage '{self.name}' is not usable", not_found=None):
             for directory in (self._objects_dir, self._tmp_dir):
                 directory.mkdir(mode=0o750, exist_ok=True)
+        self.verify_layout()
+
+    def verify_layout(self) -> None:
+        """Refuse ``objects/`` or ``tmp/`` that is a symlink or lies outside the root (blocking).
+
+        Temp files are created, swept and probed in ``tmp/``, so a symlinked one would let the
+        gateway write and delete outside its storage. Raises IoError.
+        """
+        root = os.path.realpath(self.root)
+        for directory in (self._objects_dir, self._tmp_dir):
+            if not directory.exists() and not directory.is_symlink():
+                continue
+            if directory.is_symlink() or os.path.realpath(directory) != os.path.join(root, directory.name):
+                logger.error("Storage '%s': %s is a symlink or leaves the root; refusing it", self.name, directory)
+                raise IoError(f"Storage '{self.name}' is not usable")
 
     def disk_free(self) -> int:
         """Bytes available to this process on the root's file system (blocking). Raises IoError."""
@@ -345,6 +360,8 @@ class LocalBackend:
         ident = uuid.uuid4().hex
         writer = LocalObjectWriter(self, f"objects/{ident[:2]}/{ident}", self._temp_name(ident), max_size)
         try:
+            if self._tmp_dir.is_symlink():  # one lstat: never create a temp file outside the root
+                self.verify_layout()
             with map_os_errors("Could not create the file", not_found=None):
                 await asyncio.to_thread(writer._open_sync)
         except BaseException:
@@ -395,6 +412,7 @@ class LocalBackend:
             raise UnavailableError(f"Storage '{self.name}' is not writable") from exc
 
     def _sweep_sync(self) -> int:
+        self.verify_layout()
         now, removed = time.time(), 0
         try:
             entries = list(os.scandir(self._tmp_dir))
