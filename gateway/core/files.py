@@ -167,8 +167,11 @@ async def _delete_object(rt: Runtime, record: FileRecord) -> None:
         log.exception("could not remove object %s of fileset %s", record.storage_key, record.fileset)
 
 
-async def open_download(rt: Runtime, access: Access, req: RequestPath) -> tuple[FileRecord, ObjectReader]:
-    """Find a file and open its bytes; records the read (firstReadDate, lastAccessTime, event)."""
+async def open_download(
+    rt: Runtime, access: Access, req: RequestPath, record_read: bool = True
+) -> tuple[FileRecord, ObjectReader]:
+    """Find a file and open its bytes; unless ``record_read`` is False, record the read
+    (firstReadDate, lastAccessTime, event)."""
     target = _file_target(rt, access, req)
     access.ensure(Permission.DOWNLOAD, target.folder)
     _require_folder(rt, access, target.folder, target.folder_rel)
@@ -178,6 +181,8 @@ async def open_download(rt: Runtime, access: Access, req: RequestPath) -> tuple[
     except InvalidPathError:
         # The key came from the catalog, not the partner: this is storage damage, not a bad request.
         raise IoError(f"Stored object of fileset {record.fileset} is not reachable") from None
+    if not record_read:
+        return record, reader
     now = now_us()
     after_read = access.vfs.retention.after_first_get_hours
     metadata = await catalog.get_metadata(rt.db, record.fileset) if rt.actions.has_actions(access.vfs.name) else {}

@@ -47,10 +47,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         end = int(last) if last else size - 1
     except ValueError:
         return None
+    if start >= size:
+        raise RangeNotSatisfiableError(size)  # also "bytes=N-" at or past the end: curl -C on a complete file
     if start < 0 or end < start:
         return None
-    if start >= size:
-        raise RangeNotSatisfiableError(size)
     return start, min(end, size - 1) - start + 1
 
 

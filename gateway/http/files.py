@@ -36,7 +36,10 @@ async def post(request: Request) -> Response:
 
 async def get(request: Request) -> ASGIApp:
     rt, access = await require_access(request)
-    record, reader = await files.open_download(rt, access, vpath.from_request(request, SEGMENTS))
+    # HEAD transfers no content: it is not a read (no firstReadDate, no retention clock, no event).
+    record, reader = await files.open_download(
+        rt, access, vpath.from_request(request, SEGMENTS), record_read=request.method != "HEAD"
+    )
     return FileDownload(request, record, reader)
 
 

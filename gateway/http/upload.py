@@ -45,7 +45,7 @@ class _Part:
     __slots__ = ("content_type", "filename", "headers", "name")
 
     def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, bytes] = {}
         self.name: str | None = None
         self.filename: str | None = None
         self.content_type: str | None = None
@@ -87,17 +87,20 @@ class MultipartSource:
         self._value += data[start:end]
 
     def _on_header_end(self) -> None:
-        self._part.headers[_decode(self._field).lower()] = _decode(self._value)
+        self._part.headers[_decode(self._field).lower()] = self._value
         self._field = self._value = b""
 
     def _on_headers_finished(self) -> None:
         part = self._part
-        disposition, params = parse_options_header(part.headers.get("content-disposition", ""))
+        # Raw bytes to the parser: partners' tools send UTF-8 file names, which a str would force
+        # through latin-1.
+        disposition, params = parse_options_header(part.headers.get("content-disposition", b""))
         if disposition != b"form-data" or b"name" not in params:
             raise RequestSyntaxError()
         part.name = _decode(params[b"name"])
         part.filename = _filename(params)
-        part.content_type = part.headers.get("content-type")
+        ctype = part.headers.get("content-type")
+        part.content_type = _decode(ctype) if ctype is not None else None
         self._in_file = part.name == FILE_FIELD
         self._in_metadata = part.name == METADATA_FIELD
         if self._in_file:
