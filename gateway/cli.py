@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -63,8 +64,17 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port_file:
         Path(args.port_file).write_text(f"{port}\n")
     print(f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port}", file=sys.stderr, flush=True)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it
+    # found: with the default one the process would die by the signal (exit 143 in a container)
+    # after a clean shutdown. A no-op handler lets a graceful stop exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _already_stopped)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _already_stopped(signum: int, frame: object) -> None:
+    """The server has already shut down gracefully when uvicorn re-raises the signal."""
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -2,8 +2,8 @@
 
 Sessions live in the catalog so that any peer behind a load balancer can serve any request,
 and so that logout (or an operator) can revoke them. ``last_seen`` is written at most once a
-minute per session: the idle timeout needs no finer grain, and a write per request would cost
-every download a catalog commit.
+minute per session (or every quarter of the idle timeout, if that is shorter): the idle timeout
+needs no finer grain, and a write per request would cost every download a catalog commit.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ async def lookup(db: Database, token: str, idle_seconds: int) -> SessionRecord |
     record = SessionRecord(*row)
     if now >= record.expires_at or now - record.last_seen > idle_seconds * _US:
         return None
-    if now - record.last_seen > _TOUCH_EVERY_US:
+    if now - record.last_seen > min(_TOUCH_EVERY_US, idle_seconds * _US // 4):
         async with db.write() as conn:
             await conn.execute(update(sessions).where(sessions.c.token_hash == key).values(last_seen=now))
     return record

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
+import anyio
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
@@ -83,10 +84,27 @@ class FileDownload:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-            if self.send_body:
-                async for chunk in self.reader.iter_range(self.start, self.length):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            async with anyio.create_task_group() as group:
+                # After a client goes away the server's send() returns silently: without watching
+                # for the disconnect, an abandoned download would read the rest of the file.
+                async def stream_then_stop() -> None:
+                    await self._stream(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream_then_stop)
+                await _wait_for_disconnect(receive)
+                group.cancel_scope.cancel()
         finally:
             await self.reader.close()
+
+    async def _stream(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        if self.send_body:
+            async for chunk in self.reader.iter_range(self.start, self.length):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -236,6 +236,8 @@ class LocalObjectWriter:
             return
         self._state = "done"
         self._buffer = bytearray()
+        pending, self._in_flight = self._in_flight, ()
+        await asyncio.gather(*pending, return_exceptions=True)  # their errors no longer matter
         with map_os_errors("Could not discard the file", not_found=None):
             await asyncio.to_thread(self._discard_sync)
 
