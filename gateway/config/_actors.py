@@ -2,7 +2,8 @@
 
 User names are login names and group names appear in ACLs without an actor prefix, so both are
 unique across all actors. A user's groups must be declared by the user's own actor. Passwords
-are stored only as argon2 hashes: a plaintext value is refused (and never echoed back).
+are stored only as argon2 hashes: a plaintext value is refused (and never echoed back). A user
+with ``admin: true`` (``User.admin``) may also use the ``/admin`` API (runs of contract actions).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from gateway.config._fields import Cursor, Fields, listing
 from gateway.config.schema import Actor, ActorKind, Group, User
 
 _ACTOR_KEYS = ("kind", "description", "groups", "users")
-_USER_KEYS = ("password_hash", "enabled", "groups")
+_USER_KEYS = ("password_hash", "enabled", "groups", "admin")
 _KINDS: tuple[ActorKind, ...] = ("partner", "application")
 _ARGON2 = re.compile(r"\$argon2(id|i|d)\$")
 
@@ -92,4 +93,5 @@ def _parse_user(out: Principals, actor: str, name: str, cur: Cursor, body: objec
         password_hash=password_hash or "",
         enabled=f.flag("enabled", True),
         groups=frozenset(groups),
+        admin=f.flag("admin", False),
     )

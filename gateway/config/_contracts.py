@@ -4,17 +4,20 @@ A contract binds an actor (optionally narrowed to one user or group) on one prot
 subtree of one of the actor's own VFSs. ``protocols: [http, https]`` is shorthand for one
 contract per protocol with the same name. Among enabled contracts there is at most one per
 (actor, user, group, protocol) -- "one connection contract per (actor, server)" -- so that the
-contract serving a request is never ambiguous.
+contract serving a request is never ambiguous. A contract's ``actions`` (webhooks, commands and
+routes run on file events) are parsed by ``_actions``. ``metadata`` is attached to every file
+arriving through the contract; its scalar values become strings.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from gateway.config._actions import parse_actions
 from gateway.config._actors import Principals
-from gateway.config._fields import BROKEN, Cursor, Fields, listing, lookup, lookup_owned, pick, type_name
+from gateway.config._fields import Cursor, Fields, listing, lookup, lookup_owned, pick
+from gateway.config._maps import string_pairs
 from gateway.config.schema import Contract, Direction, Protocol, Vfs
 from gateway.core.paths import VirtualPath
 
@@ -30,6 +33,7 @@ _KEYS = (
     "direction",
     "metadata",
     "enabled",
+    "actions",
 )
 _PROTOCOLS: tuple[Protocol, ...] = ("http", "https")
 _DIRECTIONS: tuple[Direction, ...] = ("input", "output", "both")
@@ -69,8 +73,9 @@ def parse_contracts(
             folders = listing(["/", *(str(d.path) for d in vfs.folders)])
             f.at("path").error(f"'{path}' is not a folder of VFS {vfs.name!r}. Hint: its folders are: {folders}")
         direction = f.choice("direction", _DIRECTIONS, "both", what="direction")
-        metadata = _metadata(f)
+        metadata = MappingProxyType({key: value for key, value, _ in string_pairs(f, "metadata", "metadata")})
         enabled = f.flag("enabled", True)
+        actions = parse_actions(f, vfss)  # one tuple, shared by the contract of each protocol
         for protocol in _protocols(f):
             binding: _Binding = (actor or "", user, group, protocol)
             if enabled and actor is not None and binding in bindings:
@@ -93,6 +98,7 @@ def parse_contracts(
                     direction=direction,
                     metadata=metadata,
                     enabled=enabled,
+                    actions=actions,
                 )
             )
     return contracts
@@ -119,32 +125,3 @@ def _protocols(f: Fields) -> list[Protocol]:
     if not found and f.get("protocols") == []:
         f.at("protocols").error("must list at least one protocol. Hint: choose from: http, https")
     return protocols
-
-
-def _metadata(f: Fields) -> MappingProxyType[str, str]:
-    """Metadata attached to every file arriving through the contract; scalars become strings."""
-    raw, cur = f.get("metadata"), f.at("metadata")
-    result: dict[str, str] = {}
-    if raw is None:
-        return MappingProxyType(result)
-    if not isinstance(raw, dict):
-        cur.error(f"expected a mapping of names to values, got {type_name(raw)}")
-        return MappingProxyType(result)
-    for key, value in raw.items():
-        kcur = cur.at(str(key))
-        text_key, text_value = _scalar(key), _scalar(value)
-        if not text_key:
-            kcur.error(f"a metadata name must be a non-empty string, got {type_name(key)}")
-        elif text_value is None and value is not BROKEN:
-            kcur.error(f"expected a string or another scalar value, got {type_name(value)}")
-        elif text_value is not None:
-            result[text_key] = text_value
-    return MappingProxyType(result)
-
-
-def _scalar(value: object) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float | datetime.date):
-        return str(value)
-    return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -165,7 +166,8 @@ class Fields:
             if isinstance(key, str) and key in allowed:
                 self._data[key] = item
                 continue
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            same_but_case = [a for a in allowed if a.lower() == str(key).lower()]
+            close = same_but_case or difflib.get_close_matches(str(key), allowed, n=1)
             did_you_mean = f"Did you mean {close[0]!r}? " if close else ""
             cur.at(str(key)).error(f"unknown key. {did_you_mean}Hint: allowed keys are: {listing(allowed)}")
         for key in required:
@@ -215,6 +217,29 @@ class Fields:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
         self.at(key).error(f"expected a positive whole number, got {describe(value)}")
+        return default
+
+    def whole(self, key: str, default: int, low: int, high: int) -> int:
+        """A whole number from ``low`` to ``high`` (inclusive)."""
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        self.at(key).error(f"expected a whole number from {low} to {high}, got {describe(value)}")
+        return default
+
+    def seconds(self, key: str, default: float, most: float = math.inf, zero: bool = False) -> float:
+        """A finite number of seconds, above 0 (or 0 itself when ``zero``) and at most ``most``."""
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            if (value >= 0 if zero else value > 0) and value <= most:
+                return float(value)
+        bounds = "of at least 0" if zero else "greater than 0"
+        bounds += f" and at most {most:g}" if math.isfinite(most) else ""
+        self.at(key).error(f"expected a number of seconds {bounds}, got {describe(value)}")
         return default
 
     def hours(self, key: str) -> float | None:

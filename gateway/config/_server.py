@@ -23,6 +23,9 @@ _SERVER_KEYS = (
     "max_upload_bytes",
     "max_metadata_bytes",
     "cookie_samesite",
+    "dispatch_concurrency",
+    "dispatch_poll_seconds",
+    "expiry_sweep_seconds",
 )
 _STORAGE_KEYS = ("type", "root", "durable")
 DEFAULT_STORAGE = "default"
@@ -56,6 +59,9 @@ def _server(f: Fields) -> ServerConfig:
         max_upload_bytes=f.size("max_upload_bytes", defaults.max_upload_bytes),
         max_metadata_bytes=f.size("max_metadata_bytes", None) or defaults.max_metadata_bytes,
         cookie_samesite=f.choice("cookie_samesite", ("lax", "strict", "none"), defaults.cookie_samesite),
+        dispatch_concurrency=f.whole("dispatch_concurrency", defaults.dispatch_concurrency, 1, 256),
+        dispatch_poll_seconds=f.seconds("dispatch_poll_seconds", defaults.dispatch_poll_seconds, most=60),
+        expiry_sweep_seconds=f.seconds("expiry_sweep_seconds", defaults.expiry_sweep_seconds, zero=True),
     )
 
 

@@ -5,11 +5,12 @@ This is the only module that knows the YAML layout. The folder holds four files:
 ``gateway.yaml`` (optional)
     ``server:`` settings and ``storages:`` (name -> type, root, durable).
 ``actors.yaml``
-    ``actors:`` name -> kind, description, groups, users (name -> password_hash, enabled, groups).
+    ``actors:`` name -> kind, description, groups, users (name -> password_hash, enabled, groups,
+    admin).
 ``vfs.yaml``
     ``vfs:`` name -> actor, storage, acl, retention, limits, paths, permissions.
 ``contracts.yaml``
-    ``contracts:`` a list of connection contracts.
+    ``contracts:`` a list of connection contracts, each with its ``actions`` (see ``_actions``).
 
 Validation is all-or-nothing and exhaustive: every problem in every file is collected, each as
 ``<file>: <key path>: <message>`` (the file shown relative to the working directory when it is
@@ -17,6 +18,11 @@ below it), and :func:`load_config` raises one :class:`ConfigurationError` listin
 per line, so an operator fixes a configuration in one pass. A file that cannot be read or parsed
 is reported once and the references into it are not checked, to avoid a cascade of
 "unknown actor" errors. String values may use ``${ENV_VAR}`` (see ``_env``).
+
+Mapping keys are never booleans here: YAML 1.1 (PyYAML) reads a plain ``on``, ``off``, ``yes``,
+``no``, ``true`` or ``false`` key as ``True``/``False``, which would turn a contract action's
+``on: [upload]`` into ``True: [upload]``. Such keys are read as the text written instead;
+values keep YAML's meaning (``enabled: yes`` is still ``True``).
 """
 
 from __future__ import annotations
@@ -132,16 +138,33 @@ def _describe_yaml_error(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _text_key(key: yaml.Node) -> yaml.Node:
+    """A plain key YAML 1.1 resolves to a boolean (``on``, ``yes``...), as the string written."""
+    if isinstance(key, yaml.ScalarNode) and key.tag == _BOOL_TAG and key.style is None:
+        return yaml.ScalarNode(_STR_TAG, key.value, key.start_mark, key.end_mark)
+    return key
+
+
 class _StrictSafeLoader(yaml.SafeLoader):
-    """``yaml.safe_load`` semantics, plus a record of duplicate mapping keys.
+    """``yaml.safe_load`` semantics, plus a record of duplicate mapping keys and textual keys.
 
     PyYAML keeps the last of two equal keys without a word, which would silently drop a user
-    or a VFS declared twice; the loader reports them instead.
+    or a VFS declared twice; the loader reports them instead. Keys that YAML 1.1 would read as
+    booleans stay strings (see the module docstring).
     """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[int, object]] = []
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        node.value = [(_text_key(key), value) for key, value in node.value]
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: set[object] = set()

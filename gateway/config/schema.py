@@ -127,7 +127,7 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class WebhookAction:
     url: str
-    headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     timeout_seconds: float = 10.0
     secret: str | None = field(default=None, repr=False)  # HMAC-SHA256 key for the signature header
 
@@ -135,7 +135,7 @@ class WebhookAction:
 @dataclass(frozen=True, slots=True)
 class CommandAction:
     argv: tuple[str, ...]  # argv[0] is an absolute path; {placeholders} expand within one argument
-    env: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    env: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     cwd: Path | None = None
     timeout_seconds: float = 60.0
     max_output_bytes: int = 65536

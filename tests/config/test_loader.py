@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 
 from gateway.config._sizes import parse_size
 from gateway.config.loader import collect_errors, load_config
-from gateway.config.schema import AclEntry, Folder, Permission, Retention
+from gateway.config.schema import AclEntry, Folder, Permission, Retention, ServerConfig
 from gateway.core.paths import VirtualPath
 from gateway.errors import ConfigurationError
 
@@ -149,15 +149,17 @@ def test_load_config_demo_config_declares_actors_groups_and_users(demo: Any) -> 
         "Partner5": "partner",
         "Acme": "application",
         "Lonely": "partner",
+        "Operators": "application",
     }
     assert {name: group.actor for name, group in demo.groups.items()} == {"partner5-ops": "Partner5"}
-    assert {name: (user.actor, user.groups, user.enabled) for name, user in demo.users.items()} == {
-        "jdoe": ("Partner5", frozenset({"partner5-ops"}), True),
-        "part1": ("Partner5", frozenset(), True),
-        "acme-app": ("Acme", frozenset(), True),
-        "nocontract": ("Lonely", frozenset(), True),
+    assert {name: (user.actor, user.groups, user.enabled, user.admin) for name, user in demo.users.items()} == {
+        "jdoe": ("Partner5", frozenset({"partner5-ops"}), True, False),
+        "part1": ("Partner5", frozenset(), True, False),
+        "acme-app": ("Acme", frozenset(), True, False),
+        "nocontract": ("Lonely", frozenset(), True, False),
+        "mftadmin": ("Operators", frozenset(), True, True),
     }
-    assert not any(c.actor == "Lonely" for c in demo.contracts)
+    assert not any(c.actor in ("Lonely", "Operators") for c in demo.contracts)
 
 
 @pytest.mark.parametrize(
@@ -167,6 +169,7 @@ def test_load_config_demo_config_declares_actors_groups_and_users(demo: Any) -> 
         ("part1", "part1-secret"),
         ("acme-app", "acme-secret"),
         ("nocontract", "nocontract-secret"),
+        ("mftadmin", "mftadmin-secret"),
     ],
 )
 def test_load_config_demo_password_hash_matches_documented_password(demo: Any, user: str, password: str) -> None:
@@ -215,6 +218,11 @@ def test_load_config_demo_contracts_expand_to_one_per_protocol(demo: Any) -> Non
         ("acme-http", "Acme", "https", "acme", "/", "both"),
     ]
     assert all(c.enabled and c.user is None and c.group is None and not c.metadata for c in demo.contracts)
+    assert all(c.actions == () for c in demo.contracts)  # the examples in contracts.yaml are commented out
+
+
+def test_load_config_demo_server_uses_the_defaults(demo: Any) -> None:
+    assert demo.server == ServerConfig()
 
 
 def test_load_config_demo_mappings_are_read_only(demo: Any) -> None:
@@ -247,8 +255,9 @@ def test_load_config_without_gateway_file_uses_default_storage_and_server(tmp_pa
     assert list(config.storages) == ["default"]
     assert config.storages["default"].root == tmp_path / "data" / "storage"
     assert config.vfs["partners"].storage == "default"
-    assert config.server.session_idle_seconds == 1800
-    assert config.server.max_upload_bytes is None
+    assert config.server == ServerConfig()
+    assert (config.server.dispatch_concurrency, config.server.dispatch_poll_seconds) == (8, 1.0)
+    assert config.server.expiry_sweep_seconds == 60.0
 
 
 def test_load_config_single_storage_not_named_default_is_the_vfs_default(tmp_path: Path) -> None:
@@ -266,6 +275,9 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
         "max_upload_bytes": "1.5 GiB",
         "max_metadata_bytes": "4KiB",
         "cookie_samesite": "strict",
+        "dispatch_concurrency": 256,
+        "dispatch_poll_seconds": 0.25,
+        "expiry_sweep_seconds": 0,
     }
     config = load_config(_configure(tmp_path, put("gateway.yaml", "server", value=server)), tmp_path)
     assert config.server.session_idle_seconds == 600
@@ -274,6 +286,17 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
     assert config.server.max_upload_bytes == 1610612736
     assert config.server.max_metadata_bytes == 4096
     assert config.server.cookie_samesite == "strict"
+    assert config.server.dispatch_concurrency == 256
+    assert config.server.dispatch_poll_seconds == 0.25
+    assert config.server.expiry_sweep_seconds == 0.0  # 0 = never sweep
+    assert isinstance(config.server.expiry_sweep_seconds, float)
+
+
+def test_load_config_whole_seconds_become_floats(tmp_path: Path) -> None:
+    server = {"dispatch_poll_seconds": 60, "expiry_sweep_seconds": 3600}
+    config = load_config(_configure(tmp_path, put("gateway.yaml", "server", value=server)), tmp_path)
+    assert (config.server.dispatch_poll_seconds, config.server.expiry_sweep_seconds) == (60.0, 3600.0)
+    assert isinstance(config.server.dispatch_poll_seconds, float)
 
 
 def test_load_config_vfs_limits_and_retention_are_parsed(tmp_path: Path) -> None:
@@ -332,6 +355,34 @@ def test_load_config_disabled_user_is_kept_disabled(tmp_path: Path) -> None:
     mutate = put("actors.yaml", "actors", "Partner5", "users", "part1", "enabled", value=False)
     config = load_config(_configure(tmp_path, mutate), tmp_path)
     assert config.users["part1"].enabled is False
+
+
+def test_load_config_admin_flag_defaults_to_false(tmp_path: Path) -> None:
+    mutate = put("actors.yaml", "actors", "Acme", "users", "acme-app", "admin", value=True)
+    config = load_config(_configure(tmp_path, mutate), tmp_path)
+    assert {name: user.admin for name, user in config.users.items()} == {
+        "jdoe": False,
+        "part1": False,
+        "acme-app": True,
+    }
+
+
+def test_load_config_plain_boolean_looking_keys_stay_strings(tmp_path: Path) -> None:
+    """YAML 1.1 reads a plain ``on``/``yes``/``off`` key as a boolean; keys here are always text."""
+    contracts = (
+        "contracts:\n"
+        "  - {name: p5, actor: Partner5, protocols: [http, https], vfs: partners}\n"
+        "  - name: acme\n"
+        "    actor: Acme\n"
+        "    protocol: https\n"
+        "    vfs: internal\n"
+        "    enabled: yes\n"  # values keep YAML's meaning
+        "    metadata: {on: 1, off: 2, yes: 3, No: 4, 'true': 5}\n"
+    )
+    config = load_config(_configure(tmp_path, raw("contracts.yaml", contracts)), tmp_path)
+    acme = config.contracts[-1]
+    assert acme.enabled is True
+    assert dict(acme.metadata) == {"on": "1", "off": "2", "yes": "3", "No": "4", "true": "5"}
 
 
 # --- environment variables -------------------------------------------------------------------
@@ -471,6 +522,58 @@ BROKEN = [
         "size-negative",
     ),
     case(
+        put("gateway.yaml", "server", value={"dispatch_concurrency": 0}),
+        "gateway.yaml: server.dispatch_concurrency: expected a whole number from 1 to 256, got 0",
+        "dispatch-concurrency-zero",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_concurrency": 257}),
+        "gateway.yaml: server.dispatch_concurrency: expected a whole number from 1 to 256, got 257",
+        "dispatch-concurrency-high",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_concurrency": 2.5}),
+        "gateway.yaml: server.dispatch_concurrency: expected a whole number from 1 to 256, got 2.5",
+        "dispatch-concurrency-float",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_concurrency": True}),
+        "gateway.yaml: server.dispatch_concurrency: expected a whole number from 1 to 256, got true",
+        "dispatch-concurrency-bool",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_poll_seconds": 0}),
+        "gateway.yaml: server.dispatch_poll_seconds: expected a number of seconds greater than 0 and at most 60, got 0",
+        "dispatch-poll-zero",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_poll_seconds": 60.5}),
+        "gateway.yaml: server.dispatch_poll_seconds: expected a number of seconds greater than 0 and at most 60, "
+        "got 60.5",
+        "dispatch-poll-high",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_poll_seconds": "1s"}),
+        "gateway.yaml: server.dispatch_poll_seconds: expected a number of seconds greater than 0 and at most 60, "
+        "got a string",
+        "dispatch-poll-type",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"expiry_sweep_seconds": -1}),
+        "gateway.yaml: server.expiry_sweep_seconds: expected a number of seconds of at least 0, got -1",
+        "expiry-sweep-negative",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"expiry_sweep_seconds": float("inf")}),
+        "gateway.yaml: server.expiry_sweep_seconds: expected a number of seconds of at least 0, got inf",
+        "expiry-sweep-infinite",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"dispatch_workers": 4}),
+        "gateway.yaml: server.dispatch_workers: unknown key. Did you mean 'dispatch_concurrency'?",
+        "dispatch-key",
+    ),
+    case(
         put("gateway.yaml", "server", value={"cookie_samesite": "sometimes"}),
         "gateway.yaml: server.cookie_samesite: unknown value 'sometimes'. Hint: choose one of: lax, strict, none",
         "samesite",
@@ -527,6 +630,11 @@ BROKEN = [
         "actors.yaml: actors.Partner5.users.jdoe.pasword_hash: unknown key. Did you mean 'password_hash'?",
         "user-key-typo",
         count=2,  # and: password_hash is missing
+    ),
+    case(
+        put(*_P5_JDOE, "admin", value="yes"),
+        "actors.yaml: actors.Partner5.users.jdoe.admin: expected a boolean (true or false), got a string",
+        "admin-type",
     ),
     case(
         put(*_P5_JDOE, "enabled", value="no way"),
