@@ -33,7 +33,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     """Load and validate the configuration, open and migrate the catalog, sweep crashed temp files."""
     config = load_config(settings.config_dir, settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.catalog_url)
+    db = Database(settings.catalog_url, durable=config.server.catalog_durable)
     if settings.migrate:
         await db.migrate()
     backends = registry.build(config, settings.data_dir)

@@ -44,16 +44,19 @@ def normalize_url(url: str) -> str:
 class Database:
     """The catalog's engine plus the write funnel; one per process."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, durable: bool = True) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            if not durable:
+                kwargs["connect_args"] = {"server_settings": {"synchronous_commit": "off"}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            synchronous = "FULL" if durable else "NORMAL"
+            event.listen(self.engine.sync_engine, "connect", lambda conn, _: _sqlite_pragmas(conn, synchronous))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -92,12 +95,12 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, synchronous: str) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers run beside the writer; FULL syncs each commit so an acknowledged upload
-    # survives power loss, not just a process crash.
+    # survives power loss, not just a process crash (NORMAL, when relaxed, only the latter).
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute(f"PRAGMA synchronous={synchronous}")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -26,6 +26,7 @@ _SERVER_KEYS = (
     "dispatch_concurrency",
     "dispatch_poll_seconds",
     "expiry_sweep_seconds",
+    "catalog_durable",
 )
 _STORAGE_KEYS = ("type", "root", "durable")
 DEFAULT_STORAGE = "default"
@@ -62,6 +63,7 @@ def _server(f: Fields) -> ServerConfig:
         dispatch_concurrency=f.whole("dispatch_concurrency", defaults.dispatch_concurrency, 1, 256),
         dispatch_poll_seconds=f.seconds("dispatch_poll_seconds", defaults.dispatch_poll_seconds, most=60),
         expiry_sweep_seconds=f.seconds("expiry_sweep_seconds", defaults.expiry_sweep_seconds, zero=True),
+        catalog_durable=f.flag("catalog_durable", defaults.catalog_durable),
     )
 
 

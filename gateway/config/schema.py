@@ -189,6 +189,10 @@ class ServerConfig:
     dispatch_concurrency: int = 8  # contract-action runs executing at once in this process
     dispatch_poll_seconds: float = 1.0  # how often idle peers look for due runs
     expiry_sweep_seconds: float = 60.0  # how often retention is enforced; 0 = never
+    # True: each catalog commit is on disk before the request is answered (SQLite synchronous=FULL,
+    # PostgreSQL synchronous_commit on). False survives a gateway crash but may lose the last
+    # commits on power loss, for several times the small-file rate.
+    catalog_durable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

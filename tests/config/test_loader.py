@@ -278,6 +278,7 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
         "dispatch_concurrency": 256,
         "dispatch_poll_seconds": 0.25,
         "expiry_sweep_seconds": 0,
+        "catalog_durable": False,
     }
     config = load_config(_configure(tmp_path, put("gateway.yaml", "server", value=server)), tmp_path)
     assert config.server.session_idle_seconds == 600
@@ -290,6 +291,7 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
     assert config.server.dispatch_poll_seconds == 0.25
     assert config.server.expiry_sweep_seconds == 0.0  # 0 = never sweep
     assert isinstance(config.server.expiry_sweep_seconds, float)
+    assert config.server.catalog_durable is False
 
 
 def test_load_config_whole_seconds_become_floats(tmp_path: Path) -> None:
