@@ -1,8 +1,11 @@
 """Catalog engine: connection setup, schema migrations, and the write funnel.
 
-SQLite (the embedded default) allows one writer at a time; concurrent writers from one process
-would otherwise fail with "database is locked", so every write transaction in this process
-goes through one asyncio lock. PostgreSQL needs no such funnel.
+SQLite (the embedded default) allows one writer at a time, and a durable commit costs an fsync.
+Every write in this process therefore goes through one funnel that also *group-commits*: each
+``write()`` block runs in its own savepoint of a shared transaction (its failure rolls back only
+its own statements), and one commit covers every block that ran before the committer got its
+turn — so the writes that queue up while one fsync is in progress share the next one.
+PostgreSQL needs no funnel: each block is its own transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x6D667467  # arbitrary advisory-lock key shared by every peer
@@ -54,19 +57,57 @@ class Database:
                 kwargs["connect_args"] = {"server_settings": {"synchronous_commit": "off"}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._batch: _Batch | None = None
         if self.is_sqlite:
             synchronous = "FULL" if durable else "NORMAL"
             event.listen(self.engine.sync_engine, "connect", lambda conn, _: _sqlite_pragmas(conn, synchronous))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed on normal exit, rolled back on any exception."""
+        """A write transaction: committed (durably, when configured) before the block's exit
+        returns; rolled back on any exception raised in the block.
+
+        If the caller is cancelled while its commit is in flight, the commit is still waited for
+        and then CancelledError is raised: the change may have been committed.
+        """
         if self._write_lock is None:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        async with self._write_lock:
+            if self._batch is None:
+                self._batch = await _Batch.open(self.engine)
+                asyncio.get_running_loop().create_task(self._commit_batch())
+            batch = self._batch
+            savepoint = await batch.conn.begin_nested()
+            try:
+                yield batch.conn
+            except BaseException:
+                await savepoint.rollback()
+                raise
+            await savepoint.commit()
+        try:
+            await asyncio.shield(batch.done)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await batch.done
+            raise
+
+    async def _commit_batch(self) -> None:
+        # FIFO lock: every block that queued before this task runs first, in the same batch.
+        async with self._write_lock:  # type: ignore[union-attr]
+            batch, self._batch = self._batch, None
+            assert batch is not None
+            try:
+                await batch.transaction.commit()
+            except BaseException as exc:
+                batch.done.set_exception(exc)
+                with contextlib.suppress(Exception):
+                    await batch.transaction.rollback()
+            else:
+                batch.done.set_result(None)
+            finally:
+                await batch.conn.close()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -86,6 +127,25 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _Batch:
+    """One open SQLite transaction shared by the write blocks of one group commit."""
+
+    def __init__(self, conn: AsyncConnection, transaction: AsyncTransaction) -> None:
+        self.conn = conn
+        self.transaction = transaction
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> _Batch:
+        conn = await engine.connect()
+        try:
+            return cls(conn, await conn.begin())
+        except BaseException:
+            await conn.close()
+            raise
 
 
 def _upgrade(conn: Connection) -> None:

@@ -63,6 +63,13 @@ async def due_for_expiry(db: Database, now: int, limit: int) -> list[FileRecord]
         return [_record(r) for r in await conn.execute(query)]
 
 
+async def is_referenced(db: Database, storage: str, key: str) -> bool:
+    """Whether a committed row names this object (asked when a commit's outcome is unknown)."""
+    query = select(files.c.id).where(files.c.storage == storage, files.c.storage_key == key).limit(1)
+    async with db.read() as conn:
+        return (await conn.execute(query)).first() is not None
+
+
 def vfs_path(record: FileRecord) -> str:
     """The file's path inside its VFS, as events show it (``/inbox/a.txt``)."""
     return f"/{record.folder}/{record.name}" if record.folder else f"/{record.name}"

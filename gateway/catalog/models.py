@@ -60,6 +60,7 @@ Index("ix_files_put_date", files.c.vfs, files.c.folder, files.c.put_date)
 Index("ix_files_read_date", files.c.vfs, files.c.folder, files.c.first_read_date)
 Index("ix_files_expiry", files.c.vfs, files.c.folder, files.c.expiry_date)
 Index("ix_files_expiry_due", files.c.expiry_date)
+Index("ix_files_storage_key", files.c.storage, files.c.storage_key)
 
 file_metadata = Table(
     "file_metadata",

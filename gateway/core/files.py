@@ -22,7 +22,7 @@ from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.core.uploads import UploadSource
 from gateway.errors import InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
-from gateway.storage.base import ObjectReader, ObjectWriter
+from gateway.storage.base import ObjectReader, ObjectWriter, StorageBackend
 
 log = logging.getLogger("gateway.files")
 _HOUR_US = 3_600_000_000
@@ -147,7 +147,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     try:
         record, replaced = await catalog.put_file(rt.db, new, user_md, event)
     except BaseException:
-        await backend.delete(stored.key)
+        await discard_unless_committed(rt, backend, stored.key)
         raise
     for old in replaced:
         await _delete_object(rt, old)
@@ -158,6 +158,18 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
 def _wake_if(rt: Runtime, event: NewEvent) -> None:
     if event.runs:
         rt.wake()
+
+
+async def discard_unless_committed(rt: Runtime, backend: StorageBackend, key: str) -> None:
+    """Remove a new object after its catalog write failed — unless the write did commit (a
+    cancelled caller cannot tell). When the catalog cannot say, keep the bytes: an orphan object
+    is garbage, a row without its object is a lost file."""
+    try:
+        if await catalog.is_referenced(rt.db, backend.name, key):
+            return
+        await backend.delete(key)
+    except Exception:
+        log.exception("could not settle object %s after a failed catalog write", key)
 
 
 async def _delete_object(rt: Runtime, record: FileRecord) -> None:

@@ -14,6 +14,7 @@ import logging
 from gateway.catalog import files as catalog
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 from gateway.config.schema import RouteAction
+from gateway.core.files import discard_unless_committed
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -85,7 +86,7 @@ async def route(rt: Runtime, action: RouteAction, ctx: RunContext) -> Outcome:
     try:
         record, replaced = await catalog.put_file(rt.db, new, metadata, upload)
     except BaseException:
-        await backend.delete(stored.key)
+        await discard_unless_committed(rt, backend, stored.key)
         raise
     for old in replaced:
         await rt.mounts.backends[old.storage].delete(old.storage_key)
