@@ -12,11 +12,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.catalog.db import Database
+from gateway.catalog.db import CatalogConnection, Database
 from gateway.catalog.models import events, file_metadata, files, runs as runs_table
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 
@@ -31,6 +30,30 @@ _SORT_COLUMNS = {
 _PUT_RETRIES = 8
 
 
+# Hot statements are built once: constructing a statement costs several times executing it.
+_BY_PATH = select(files).where(
+    files.c.vfs == bindparam("b_vfs"), files.c.folder == bindparam("b_folder"), files.c.name == bindparam("b_name")
+)
+_BY_ID = select(files).where(files.c.id == bindparam("b_id"))
+_METADATA = (
+    select(file_metadata.c.key, file_metadata.c.value)
+    .where(file_metadata.c.file_id == bindparam("b_id"))
+    .order_by(file_metadata.c.key)
+)
+_INSERT_EVENT = insert(events).returning(events.c.id)
+_INSERT_FILE = insert(files).returning(*files.c)
+_TOUCH = update(files).where(files.c.id == bindparam("b_id")).values(last_access_time=bindparam("b_now"))
+_FIRST_READ = (
+    update(files)
+    .where(files.c.id == bindparam("b_id"))
+    .values(last_access_time=bindparam("b_now"), first_read_date=bindparam("b_now"), expiry_date=bindparam("b_exp"))
+)
+
+
+def _path_params(vfs: str, folder: str, name: str) -> dict[str, str]:
+    return {"b_vfs": vfs, "b_folder": folder, "b_name": name}
+
+
 def _record(row: Sequence[Any]) -> FileRecord:
     return FileRecord(*row)
 
@@ -41,13 +64,13 @@ def _at(vfs: str, folder: str, name: str) -> ColumnElement[bool]:
 
 async def get_file(db: Database, vfs: str, folder: str, name: str) -> FileRecord | None:
     async with db.read() as conn:
-        row = (await conn.execute(select(files).where(_at(vfs, folder, name)))).first()
+        row = (await conn.execute(_BY_PATH, _path_params(vfs, folder, name))).first()
     return _record(row) if row else None
 
 
 async def get_by_id(db: Database, fileset: int) -> FileRecord | None:
     async with db.read() as conn:
-        row = (await conn.execute(select(files).where(files.c.id == fileset))).first()
+        row = (await conn.execute(_BY_ID, {"b_id": fileset})).first()
     return _record(row) if row else None
 
 
@@ -77,22 +100,18 @@ def vfs_path(record: FileRecord) -> str:
 
 async def get_metadata(db: Database, fileset: int) -> dict[str, str]:
     async with db.read() as conn:
-        rows = await conn.execute(
-            select(file_metadata.c.key, file_metadata.c.value)
-            .where(file_metadata.c.file_id == fileset)
-            .order_by(file_metadata.c.key)
-        )
-        return {k: v for k, v in rows}
+        rows = await conn.execute(_METADATA, {"b_id": fileset})
+        return {row.key: row.value for row in rows}
 
 
-async def insert_event(conn: AsyncConnection, event: NewEvent, now: int | None = None) -> int:
+async def insert_event(conn: CatalogConnection, event: NewEvent, now: int | None = None) -> int:
     """Insert an event and the runs it queues (in the caller's transaction); returns its id."""
     values = dataclasses.asdict(event)
     del values["runs"]
     values["user_name"] = values.pop("user")
     values["metadata"] = json.dumps(event.metadata, ensure_ascii=False, sort_keys=True)
     values["chain"] = json.dumps(list(event.chain), ensure_ascii=False)
-    event_id = int((await conn.execute(insert(events).values(**values).returning(events.c.id))).scalar_one())
+    event_id = int((await conn.execute(_INSERT_EVENT, values)).scalar_one())
     if event.runs:
         created = event.time if now is None else now
         await conn.execute(
@@ -118,7 +137,7 @@ async def insert_event(conn: AsyncConnection, event: NewEvent, now: int | None =
     return event_id
 
 
-async def _delete_rows(conn: AsyncConnection, ids: list[int]) -> None:
+async def _delete_rows(conn: CatalogConnection, ids: list[int]) -> None:
     if ids:
         await conn.execute(delete(file_metadata).where(file_metadata.c.file_id.in_(ids)))
         await conn.execute(delete(files).where(files.c.id.in_(ids)))
@@ -138,10 +157,10 @@ async def put_file(
     for attempt in range(_PUT_RETRIES):
         try:
             async with db.write() as conn:
-                old_rows = (await conn.execute(select(files).where(_at(new.vfs, new.folder, new.name)))).all()
+                old_rows = (await conn.execute(_BY_PATH, _path_params(new.vfs, new.folder, new.name))).all()
                 replaced = [_record(r) for r in old_rows]
                 await _delete_rows(conn, [r.fileset for r in replaced])
-                row = (await conn.execute(insert(files).values(**values).returning(*files.c))).one()
+                row = (await conn.execute(_INSERT_FILE, values)).one()
                 record = _record(row)
                 if metadata:
                     await conn.execute(
@@ -199,14 +218,15 @@ async def record_download(
     db: Database, record: FileRecord, now: int, expiry_after_read: int | None, event: NewEvent
 ) -> None:
     """Set lastAccessTime (and firstReadDate plus its retention expiry on the first read)."""
-    values: dict[str, int | None] = {"last_access_time": now}
+    params: dict[str, int | None] = {"b_id": record.fileset, "b_now": now}
+    statement = _TOUCH
     if record.first_read_date is None:
-        values["first_read_date"] = now
+        expiry = record.expiry_date
         if expiry_after_read is not None:
-            expiry = now + expiry_after_read
-            values["expiry_date"] = expiry if record.expiry_date is None else min(expiry, record.expiry_date)
+            expiry = now + expiry_after_read if expiry is None else min(now + expiry_after_read, expiry)
+        statement, params = _FIRST_READ, {**params, "b_exp": expiry}
     async with db.write() as conn:
-        await conn.execute(update(files).where(files.c.id == record.fileset).values(**values))
+        await conn.execute(statement, params)
         await insert_event(conn, event)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from gateway.catalog.db import Database, now_us
 from gateway.catalog.models import sessions
@@ -19,6 +19,11 @@ from gateway.catalog.records import SessionRecord
 
 _TOUCH_EVERY_US = 60_000_000
 _US = 1_000_000
+
+
+_LOOKUP = select(sessions.c.user_name, sessions.c.created_at, sessions.c.last_seen, sessions.c.expires_at).where(
+    sessions.c.token_hash == bindparam("b_key")
+)
 
 
 def _hash(token: str) -> str:
@@ -52,16 +57,11 @@ async def lookup(db: Database, token: str, idle_seconds: int) -> SessionRecord |
     key = _hash(token)
     now = now_us()
     async with db.read() as conn:
-        row = (
-            await conn.execute(
-                select(sessions.c.user_name, sessions.c.created_at, sessions.c.last_seen, sessions.c.expires_at).where(
-                    sessions.c.token_hash == key
-                )
-            )
-        ).first()
+        row = (await conn.execute(_LOOKUP, {"b_key": key})).first()
     if row is None:
         return None
-    record = SessionRecord(*row)
+    m = row._mapping
+    record = SessionRecord(m["user_name"], m["created_at"], m["last_seen"], m["expires_at"])
     if now >= record.expires_at or now - record.last_seen > idle_seconds * _US:
         return None
     if now - record.last_seen > min(_TOUCH_EVERY_US, idle_seconds * _US // 4):

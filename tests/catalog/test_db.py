@@ -31,7 +31,7 @@ async def test_write_concurrent_blocks_share_commits_on_sqlite(tmp_path: Any) ->
         nonlocal commits
         commits += 1
 
-    event.listen(db.engine.sync_engine, "commit", count)
+    event.listen(db.sync_engine, "commit", count)
 
     async def one(i: int) -> None:
         async with db.write() as conn:
