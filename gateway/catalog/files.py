@@ -261,11 +261,14 @@ async def list_files(
 ) -> list[FileRecord]:
     """One page of a folder's files; index-ordered so a page costs O(limit), not O(folder)."""
     column = _SORT_COLUMNS[sort]
-    # NULL dates sort as the largest value (PostgreSQL's default, which its indexes serve).
-    primary = column.desc() if descending else column.asc()
-    if db.is_sqlite and sort in ("read_date", "expiry_date"):
-        primary = primary.nulls_first() if descending else primary.nulls_last()
-    order = [primary] if sort == "name" else [primary, files.c.name.desc() if descending else files.c.name.asc()]
+    keys: list[ColumnElement[Any]] = [column]
+    if sort in ("read_date", "expiry_date") and db.is_sqlite:
+        # Files without the date sort as the largest value (last when ascending). PostgreSQL
+        # does that by default; SQLite needs the null flag first, matching its index (0004).
+        keys.insert(0, column.is_(None))
+    if sort != "name":
+        keys.append(files.c.name)
+    order = [k.desc() if descending else k.asc() for k in keys]
     query = select(files).where(*_where(db, vfs, folder, pattern)).order_by(*order).offset(offset).limit(limit)
     async with db.read() as conn:
         return [_record(r) for r in await conn.execute(query)]

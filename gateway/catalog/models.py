@@ -55,10 +55,10 @@ files = Table(
     sqlite_autoincrement=True,
 )
 Index("ux_files_path", files.c.vfs, files.c.folder, files.c.name, unique=True)
-Index("ix_files_size", files.c.vfs, files.c.folder, files.c.size)
-Index("ix_files_put_date", files.c.vfs, files.c.folder, files.c.put_date)
-Index("ix_files_read_date", files.c.vfs, files.c.folder, files.c.first_read_date)
-Index("ix_files_expiry", files.c.vfs, files.c.folder, files.c.expiry_date)
+# The listing indexes (ties broken by name; on SQLite the nullable dates lead with "x IS NULL")
+# are created by migration 0004, which is the reference for their exact, per-dialect shape.
+Index("ix_files_size", files.c.vfs, files.c.folder, files.c.size, files.c.name)
+Index("ix_files_put_date", files.c.vfs, files.c.folder, files.c.put_date, files.c.name)
 Index("ix_files_expiry_due", files.c.expiry_date)
 Index("ix_files_storage_key", files.c.storage, files.c.storage_key)
 
