@@ -93,3 +93,19 @@ async def test_write_cancelled_while_committing_still_commits(tmp_path: Any) -> 
         assert "kept" in await _tokens(db)
     finally:
         await db.dispose()
+
+
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from gateway.catalog import db as catalog_db
+
+    config = Config()
+    config.set_main_option("script_location", str(catalog_db._MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == catalog_db.HEAD_REVISION
+
+
+async def test_migrate_on_current_catalog_does_not_need_alembic(db: Database) -> None:
+    assert await db.current_revision() == "0004"
+    await db.migrate()  # a no-op: nothing to upgrade
