@@ -69,6 +69,10 @@ class _Fd:
         self.lock = threading.Lock()
 
     @property
+    def is_open(self) -> bool:
+        return self._fd >= 0
+
+    @property
     def fd(self) -> int:
         """The open descriptor (caller holds ``lock``); OSError(EBADF) if not open."""
         if self._fd < 0:
@@ -121,13 +125,20 @@ class LocalObjectWriter:
         return self._size
 
     def _open_sync(self) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         with self._fd.lock:
-            try:
-                self._fd.open_locked(self._tmp_path, flags, 0o640)
-            except FileNotFoundError:
-                self._backend.ensure_layout()
-                self._fd.open_locked(self._tmp_path, flags, 0o640)
+            self._open_locked()
+
+    def _open_locked(self) -> None:
+        """Create the temp file on first use, in the worker that writes it: a small upload then
+        opens, writes, syncs and renames in one hand-off to a thread instead of three."""
+        if self._fd.is_open:
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            self._fd.open_locked(self._tmp_path, flags, 0o640)
+        except FileNotFoundError:
+            self._backend.ensure_layout()
+            self._fd.open_locked(self._tmp_path, flags, 0o640)
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -173,6 +184,7 @@ class LocalObjectWriter:
             self._write_locked(data)
 
     def _write_locked(self, data: bytearray) -> None:
+        self._open_locked()
         view = memoryview(data)
         fd = self._fd.fd
         while view:
@@ -219,6 +231,7 @@ class LocalObjectWriter:
 
     def _commit_sync(self, tail: bytearray) -> StoredObject:
         with self._fd.lock:
+            self._open_locked()
             if tail:
                 self._append_locked(tail)
             if self._backend.durable:
@@ -322,6 +335,7 @@ class LocalBackend:
         self.durable = durable
         self._objects_dir = self.root / "objects"
         self._tmp_dir = self.root / "tmp"
+        self._layout_seen = False  # set once a temp file could be created here
         self._host = _hostname()
 
     def ensure_layout(self) -> None:
@@ -376,8 +390,11 @@ class LocalBackend:
         try:
             if self._tmp_dir.is_symlink():  # one lstat: never create a temp file outside the root
                 self.verify_layout()
-            with map_os_errors("Could not create the file", not_found=None):
-                await asyncio.to_thread(writer._open_sync)
+            if not self._layout_seen:
+                # First write to this storage: find out now (not mid-upload) whether it is usable.
+                with map_os_errors("Could not create the file", not_found=None):
+                    await asyncio.to_thread(writer._open_sync)
+                self._layout_seen = True
         except BaseException:
             await writer._abort_quietly()
             raise
