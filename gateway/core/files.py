@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from gateway.catalog import files as catalog
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
-from gateway.config.schema import Permission
+from gateway.config.schema import Permission, Vfs
 from gateway.core import metadata as md
 from gateway.core.contracts import Access
 from gateway.core.paths import RequestPath, VirtualPath, validate_segment
@@ -22,7 +22,7 @@ from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.core.uploads import UploadSource
 from gateway.errors import InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
-from gateway.storage.base import ObjectReader, ObjectWriter, StorageBackend
+from gateway.storage.base import ObjectReader, ObjectWriter, StorageBackend, StoredObject
 
 log = logging.getLogger("gateway.files")
 _HOUR_US = 3_600_000_000
@@ -126,23 +126,9 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     now = now_us()
     user_md = dict(posted.user) if posted else {}
     user_md.update(access.contract.metadata)
-    retention = access.vfs.retention.after_put_hours
     attributes = {"datatype": _datatype(form.content_type, name)}
     attributes.update(posted.system if posted else {})
-    new = NewFile(
-        vfs=access.vfs.name,
-        folder=folder.text,
-        name=name,
-        storage=backend.name,
-        storage_key=stored.key,
-        size=stored.size,
-        sha256=stored.sha256,
-        put_date=now,
-        expiry_date=None if retention is None else now + int(retention * _HOUR_US),
-        actor=access.principal.actor,
-        uploaded_by=access.principal.user,
-        **attributes,
-    )
+    new = new_file(access.vfs, folder, name, backend.name, stored, now, access.principal.user, **attributes)
     event = _event(rt, access, "upload", folder.child(name), now, user_md, size=stored.size, sha256=stored.sha256)
     try:
         record, replaced = await catalog.put_file(rt.db, new, user_md, event)
@@ -158,6 +144,27 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
 def _wake_if(rt: Runtime, event: NewEvent) -> None:
     if event.runs:
         rt.wake()
+
+
+def new_file(
+    vfs: Vfs, folder: VirtualPath, name: str, storage: str, stored: StoredObject, now: int, by: str, **attributes: str
+) -> NewFile:
+    """The catalog row of a file just stored in ``vfs``, its retention clock started now."""
+    retention = vfs.retention.after_put_hours
+    return NewFile(
+        vfs=vfs.name,
+        folder=folder.text,
+        name=name,
+        storage=storage,
+        storage_key=stored.key,
+        size=stored.size,
+        sha256=stored.sha256,
+        put_date=now,
+        expiry_date=None if retention is None else now + int(retention * _HOUR_US),
+        actor=vfs.actor,
+        uploaded_by=by,
+        **attributes,
+    )
 
 
 async def discard_unless_committed(rt: Runtime, backend: StorageBackend, key: str) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from gateway.catalog import files as catalog
-from gateway.catalog.records import FileRecord, NewEvent, NewFile
+from gateway.catalog.records import FileRecord, NewEvent
 from gateway.config.schema import RouteAction
-from gateway.core.files import discard_unless_committed
+from gateway.core.files import discard_unless_committed, new_file
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -22,7 +22,6 @@ from gateway.storage.base import StoredObject
 
 log = logging.getLogger("gateway.routing")
 MAX_HOPS = 8
-_HOUR_US = 3_600_000_000
 
 
 async def _copy_bytes(rt: Runtime, source: FileRecord, action: RouteAction) -> StoredObject:
@@ -60,24 +59,11 @@ async def route(rt: Runtime, action: RouteAction, ctx: RunContext) -> Outcome:
     target = rt.config.vfs[action.vfs]
     now = now_us()
     by = f"route:{ctx.run.contract}/{ctx.run.action}"
-    retention = target.retention.after_put_hours
-    new = NewFile(
-        vfs=target.name,
-        folder=action.path.text,
-        name=source.name,
-        storage=backend.name,
-        storage_key=stored.key,
-        size=stored.size,
-        sha256=stored.sha256,
-        datatype=source.datatype,
-        put_date=now,
-        expiry_date=None if retention is None else now + int(retention * _HOUR_US),
-        actor=target.actor,
-        uploaded_by=by,
-        correlation_id=source.correlation_id,
-        description=source.description,
-        dst_file_name=source.dst_file_name,
-    )
+    new = new_file(
+        target, action.path, source.name, backend.name, stored, now, by,
+        datatype=source.datatype, correlation_id=source.correlation_id,
+        description=source.description, dst_file_name=source.dst_file_name,
+    )  # fmt: skip
     upload = NewEvent(
         type="upload", time=now, actor=target.actor, user=by, vfs=target.name, path=target_path, protocol="route",
         contract=ctx.run.contract, size=stored.size, sha256=stored.sha256, metadata=metadata, chain=chain,
