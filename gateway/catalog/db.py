@@ -18,23 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Dialect,
     Engine,
     Executable,
-    NestedTransaction,
     Transaction,
     create_engine,
     event,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x6D667467  # arbitrary advisory-lock key shared by every peer
@@ -61,20 +64,84 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class Prepared:
+    """A hot statement, built once, whose parameters are all bound by name.
+
+    On SQLite it runs straight on the ``sqlite3`` connection as SQL compiled once: SQLAlchemy's
+    per-execution work (cache key, parameter processing, result wrapping) costs several times
+    what SQLite takes for an indexed lookup. Only statements whose columns need no type
+    conversion (integers and text) qualify. An INSERT names its ``columns``, which every
+    parameter set must provide.
+    """
+
+    __slots__ = ("statement", "columns", "_compiled")
+
+    def __init__(self, statement: Executable, columns: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.columns = list(columns) if columns is not None else None
+        self._compiled: tuple[str, tuple[str, ...]] | None = None
+
+    def sqlite(self, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+        """The SQL with ``?`` placeholders and the parameter names in their order."""
+        if self._compiled is None:
+            element = cast(ClauseElement, self.statement)
+            compiled = cast(SQLCompiler, element.compile(dialect=dialect, column_keys=self.columns))
+            self._compiled = (compiled.string, tuple(compiled.positiontup or ()))
+        return self._compiled
+
+
 class CatalogConnection(Protocol):
     """What catalog functions use of a connection: one statement at a time."""
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]: ...
 
+    async def rows(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row of a prepared statement, fetched at once."""
+        ...
+
+    async def run(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
+        """Execute a prepared statement; the number of rows it changed."""
+        ...
+
+
+def _raw_rows(raw: sqlite3.Connection, dialect: Dialect, p: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
+    sql, names = p.sqlite(dialect)
+    return raw.execute(sql, [parameters[n] for n in names]).fetchall()
+
 
 class _Inline:
-    """A pooled sqlite3 connection used directly on the event loop."""
+    """A sqlite3 connection used directly on the event loop."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.raw: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
+        self.dialect = conn.dialect
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self.conn.execute(statement, parameters)
+
+    async def rows(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Sequence[Any]]:
+        return _raw_rows(self.raw, self.dialect, statement, parameters)
+
+    async def run(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
+        sql, names = statement.sqlite(self.dialect)
+        return self.raw.execute(sql, [parameters[n] for n in names]).rowcount
+
+
+class _Async:
+    """An asyncpg connection with the prepared-statement calls (plain SQLAlchemy execution)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return await self.conn.execute(statement, parameters)
+
+    async def rows(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Sequence[Any]]:
+        return list((await self.conn.execute(statement.statement, dict(parameters))).all())
+
+    async def run(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
+        return int((await self.conn.execute(statement.statement, dict(parameters))).rowcount)
 
 
 class Database:
@@ -85,6 +152,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._batch: _Batch | None = None
+        self._reader: Any = None  # the pool's proxy of the hot-read connection, held for good
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
             # check_same_thread off: the committer thread finishes transactions the loop began;
@@ -105,7 +173,7 @@ class Database:
     async def read(self) -> AsyncIterator[CatalogConnection]:
         if self.async_engine is not None:
             async with self.async_engine.connect() as conn:
-                yield conn
+                yield _Async(conn)
             return
         with self.sync_engine.connect() as sync_conn:
             yield _Inline(sync_conn)
@@ -120,7 +188,7 @@ class Database:
         """
         if self.async_engine is not None:
             async with self.async_engine.begin() as conn:
-                yield conn
+                yield _Async(conn)
             return
         assert self._write_lock is not None
         async with self._write_lock:
@@ -128,13 +196,15 @@ class Database:
                 self._batch = _Batch(self.sync_engine)
                 asyncio.get_running_loop().create_task(self._commit_batch())
             batch = self._batch
-            savepoint = batch.savepoint()
+            # Raw savepoints: blocks run one at a time under the lock, so one name serves all.
+            batch.raw.execute("SAVEPOINT w")
             try:
-                yield _Inline(batch.conn)
+                yield batch.inline
             except BaseException:
-                savepoint.rollback()
+                batch.raw.execute("ROLLBACK TO w")
+                batch.raw.execute("RELEASE w")
                 raise
-            savepoint.commit()
+            batch.raw.execute("RELEASE w")
         try:
             await asyncio.shield(batch.done)
         except asyncio.CancelledError:
@@ -154,6 +224,17 @@ class Database:
                 batch.done.set_exception(exc)
             else:
                 batch.done.set_result(None)
+
+    async def rows(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """A hot read outside any transaction. On SQLite it runs on one connection kept for it
+        (reads run inline on the loop, one at a time), fetching every row so that no statement
+        stays open holding an old snapshot."""
+        if self.async_engine is not None:
+            async with self.read() as conn:
+                return await conn.rows(statement, parameters)
+        if self._reader is None:
+            self._reader = self.sync_engine.raw_connection()
+        return _raw_rows(self._reader.dbapi_connection, self.sync_engine.dialect, statement, parameters)
 
     async def current_revision(self) -> str | None:
         try:
@@ -185,6 +266,9 @@ class Database:
         if self.async_engine is not None:
             await self.async_engine.dispose()
         else:
+            if self._reader is not None:
+                self._reader.close()  # back to the pool, which dispose() then closes
+                self._reader = None
             self.sync_engine.dispose()
 
 
@@ -201,11 +285,10 @@ class _Batch:
         except BaseException:
             self.conn.close()
             raise
+        self.inline = _Inline(self.conn)
+        self.raw = self.inline.raw
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.done.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
-
-    def savepoint(self) -> NestedTransaction:
-        return self.conn.begin_nested()
 
     def commit(self) -> None:
         try:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.catalog.db import CatalogConnection, Database
+from gateway.catalog.db import CatalogConnection, Database, Prepared
 from gateway.catalog.models import events, file_metadata, files, runs as runs_table
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 
@@ -31,19 +31,24 @@ _PUT_RETRIES = 8
 
 
 # Hot statements are built once: constructing a statement costs several times executing it.
-_BY_PATH = select(files).where(
-    files.c.vfs == bindparam("b_vfs"), files.c.folder == bindparam("b_folder"), files.c.name == bindparam("b_name")
+_BY_PATH = Prepared(
+    select(files).where(
+        files.c.vfs == bindparam("b_vfs"), files.c.folder == bindparam("b_folder"), files.c.name == bindparam("b_name")
+    )
 )
-_BY_ID = select(files).where(files.c.id == bindparam("b_id"))
-_METADATA = (
+_BY_ID = Prepared(select(files).where(files.c.id == bindparam("b_id")))
+_METADATA = Prepared(
     select(file_metadata.c.key, file_metadata.c.value)
     .where(file_metadata.c.file_id == bindparam("b_id"))
     .order_by(file_metadata.c.key)
 )
-_INSERT_EVENT = insert(events).returning(events.c.id)
-_INSERT_FILE = insert(files).returning(*files.c)
-_TOUCH = update(files).where(files.c.id == bindparam("b_id")).values(last_access_time=bindparam("b_now"))
-_FIRST_READ = (
+_EVENT_COLUMNS = [c.key for c in events.c if c.key != "id"]
+_INSERT_EVENT = Prepared(insert(events).returning(events.c.id), _EVENT_COLUMNS)
+_FILE_COLUMNS = [c.key for c in files.c if c.key not in ("id", "first_read_date", "last_access_time")]
+_INSERT_FILE = Prepared(insert(files).returning(*files.c), _FILE_COLUMNS)
+_INSERT_METADATA = Prepared(insert(file_metadata), ["file_id", "key", "value"])
+_TOUCH = Prepared(update(files).where(files.c.id == bindparam("b_id")).values(last_access_time=bindparam("b_now")))
+_FIRST_READ = Prepared(
     update(files)
     .where(files.c.id == bindparam("b_id"))
     .values(last_access_time=bindparam("b_now"), first_read_date=bindparam("b_now"), expiry_date=bindparam("b_exp"))
@@ -63,15 +68,13 @@ def _at(vfs: str, folder: str, name: str) -> ColumnElement[bool]:
 
 
 async def get_file(db: Database, vfs: str, folder: str, name: str) -> FileRecord | None:
-    async with db.read() as conn:
-        row = (await conn.execute(_BY_PATH, _path_params(vfs, folder, name))).first()
-    return _record(row) if row else None
+    rows = await db.rows(_BY_PATH, _path_params(vfs, folder, name))
+    return _record(rows[0]) if rows else None
 
 
 async def get_by_id(db: Database, fileset: int) -> FileRecord | None:
-    async with db.read() as conn:
-        row = (await conn.execute(_BY_ID, {"b_id": fileset})).first()
-    return _record(row) if row else None
+    rows = await db.rows(_BY_ID, {"b_id": fileset})
+    return _record(rows[0]) if rows else None
 
 
 async def due_for_expiry(db: Database, now: int, limit: int) -> list[FileRecord]:
@@ -99,19 +102,28 @@ def vfs_path(record: FileRecord) -> str:
 
 
 async def get_metadata(db: Database, fileset: int) -> dict[str, str]:
-    async with db.read() as conn:
-        rows = await conn.execute(_METADATA, {"b_id": fileset})
-        return {row.key: row.value for row in rows}
+    return {key: value for key, value in await db.rows(_METADATA, {"b_id": fileset})}
 
 
 async def insert_event(conn: CatalogConnection, event: NewEvent, now: int | None = None) -> int:
     """Insert an event and the runs it queues (in the caller's transaction); returns its id."""
-    values = dataclasses.asdict(event)
-    del values["runs"]
-    values["user_name"] = values.pop("user")
-    values["metadata"] = json.dumps(event.metadata, ensure_ascii=False, sort_keys=True)
-    values["chain"] = json.dumps(list(event.chain), ensure_ascii=False)
-    event_id = int((await conn.execute(_INSERT_EVENT, values)).scalar_one())
+    values = {
+        "type": event.type,
+        "time": event.time,
+        "actor": event.actor,
+        "user_name": event.user,
+        "protocol": event.protocol,
+        "contract": event.contract,
+        "vfs": event.vfs,
+        "path": event.path,
+        "fileset": event.fileset,
+        "size": event.size,
+        "sha256": event.sha256,
+        "client_address": event.client_address,
+        "metadata": json.dumps(event.metadata, ensure_ascii=False, sort_keys=True) if event.metadata else "{}",
+        "chain": json.dumps(list(event.chain), ensure_ascii=False) if event.chain else "[]",
+    }
+    event_id = int((await conn.rows(_INSERT_EVENT, values))[0][0])
     if event.runs:
         created = event.time if now is None else now
         await conn.execute(
@@ -157,16 +169,12 @@ async def put_file(
     for attempt in range(_PUT_RETRIES):
         try:
             async with db.write() as conn:
-                old_rows = (await conn.execute(_BY_PATH, _path_params(new.vfs, new.folder, new.name))).all()
+                old_rows = await conn.rows(_BY_PATH, _path_params(new.vfs, new.folder, new.name))
                 replaced = [_record(r) for r in old_rows]
                 await _delete_rows(conn, [r.fileset for r in replaced])
-                row = (await conn.execute(_INSERT_FILE, values)).one()
-                record = _record(row)
-                if metadata:
-                    await conn.execute(
-                        insert(file_metadata),
-                        [{"file_id": record.fileset, "key": k, "value": v} for k, v in metadata.items()],
-                    )
+                record = _record((await conn.rows(_INSERT_FILE, values))[0])
+                for k, v in metadata.items():
+                    await conn.run(_INSERT_METADATA, {"file_id": record.fileset, "key": k, "value": v})
                 await insert_event(conn, dataclasses.replace(event, fileset=record.fileset))
             return record, replaced
         except IntegrityError:
@@ -226,7 +234,7 @@ async def record_download(
             expiry = now + expiry_after_read if expiry is None else min(now + expiry_after_read, expiry)
         statement, params = _FIRST_READ, {**params, "b_exp": expiry}
     async with db.write() as conn:
-        await conn.execute(statement, params)
+        await conn.run(statement, params)
         await insert_event(conn, event)
 
 

@@ -13,7 +13,7 @@ import secrets
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from gateway.catalog.db import Database, now_us
+from gateway.catalog.db import Database, Prepared, now_us
 from gateway.catalog.models import sessions
 from gateway.catalog.records import SessionRecord
 
@@ -21,8 +21,10 @@ _TOUCH_EVERY_US = 60_000_000
 _US = 1_000_000
 
 
-_LOOKUP = select(sessions.c.user_name, sessions.c.created_at, sessions.c.last_seen, sessions.c.expires_at).where(
-    sessions.c.token_hash == bindparam("b_key")
+_LOOKUP = Prepared(
+    select(sessions.c.user_name, sessions.c.created_at, sessions.c.last_seen, sessions.c.expires_at).where(
+        sessions.c.token_hash == bindparam("b_key")
+    )
 )
 
 
@@ -56,12 +58,10 @@ async def lookup(db: Database, token: str, idle_seconds: int) -> SessionRecord |
     """The live session for ``token``, or None if unknown, idle too long, or past its lifetime."""
     key = _hash(token)
     now = now_us()
-    async with db.read() as conn:
-        row = (await conn.execute(_LOOKUP, {"b_key": key})).first()
-    if row is None:
+    rows = await db.rows(_LOOKUP, {"b_key": key})
+    if not rows:
         return None
-    m = row._mapping
-    record = SessionRecord(m["user_name"], m["created_at"], m["last_seen"], m["expires_at"])
+    record = SessionRecord(*rows[0])
     if now >= record.expires_at or now - record.last_seen > idle_seconds * _US:
         return None
     if now - record.last_seen > min(_TOUCH_EVERY_US, idle_seconds * _US // 4):

@@ -10,6 +10,7 @@ spellings of one name are one name (ACLs and the catalog see only the canonical 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
@@ -18,6 +19,8 @@ from gateway.errors import InvalidPathError
 
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 4096
+# Printable ASCII without separators: NFC already, and free of the characters checked one by one.
+_PLAIN = re.compile(r"[\x20-\x2e\x30-\x5b\x5d-\x7e]+")
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"COM{i}" for i in range(1, 10)]
@@ -83,14 +86,13 @@ def validate_segment(raw: str) -> str:
     """Return the canonical (NFC) form of one decoded name, or raise InvalidPathError."""
     if raw == "":
         raise InvalidPathError("Invalid path: empty segment")
-    name = unicodedata.normalize("NFC", raw)
+    if _PLAIN.fullmatch(raw):  # the common case: printable ASCII needs no per-character checks
+        name = raw
+    else:
+        name = unicodedata.normalize("NFC", raw)
+        _check_characters(name)
     if name in (".", ".."):
         raise InvalidPathError("Invalid path: '.' and '..' segments are not allowed")
-    for ch in name:
-        if ch == "/" or ch == "\\":
-            raise InvalidPathError("Invalid path: separator characters inside a name")
-        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
-            raise InvalidPathError("Invalid path: control characters are not allowed")
     if len(name.encode("utf-8")) > MAX_SEGMENT_BYTES:
         raise InvalidPathError(f"Invalid path: a name is longer than {MAX_SEGMENT_BYTES} bytes")
     if name[-1] in ". " or name[0] == " ":
@@ -98,6 +100,16 @@ def validate_segment(raw: str) -> str:
     if name.split(".", 1)[0].upper().rstrip() in _WINDOWS_DEVICES:
         raise InvalidPathError("Invalid path: reserved device name")
     return name
+
+
+def _check_characters(name: str) -> None:
+    if name in (".", ".."):
+        raise InvalidPathError("Invalid path: '.' and '..' segments are not allowed")
+    for ch in name:
+        if ch == "/" or ch == "\\":
+            raise InvalidPathError("Invalid path: separator characters inside a name")
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
+            raise InvalidPathError("Invalid path: control characters are not allowed")
 
 
 def parse_raw(raw: bytes) -> RequestPath:

@@ -38,7 +38,7 @@ def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
 
 def client_info(conn: HTTPConnection, trusted: tuple[str, ...]) -> ClientInfo:
     peer = conn.client.host if conn.client else ""
-    scheme = conn.url.scheme
+    scheme = conn.scope.get("scheme", "http")  # what conn.url.scheme says, without building the URL
     networks = _networks(trusted)
     if not networks or not _is_trusted(peer, networks):
         return ClientInfo(peer, scheme)

@@ -45,6 +45,11 @@ class ObjectReader(Protocol):
     @property
     def size(self) -> int: ...
 
+    @property
+    def local_path(self) -> str | None:
+        """A file system path a server may send the object from (ASGI ``pathsend``); None
+        when the bytes are not in a local file or are already in memory."""
+
     def iter_range(self, start: int, length: int, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """Yield ``length`` bytes from ``start`` without reading the skipped bytes."""
 

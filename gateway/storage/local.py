@@ -31,6 +31,9 @@ logger = logging.getLogger("gateway.storage")
 
 _KEY_RE = re.compile(r"objects/[0-9a-f]{2}/[0-9a-f]{32}")
 TEMP_MAX_AGE = 24 * 3600.0
+# Objects up to this size are read whole while being opened: one hand-off to a worker thread
+# serves the download, and the descriptor is closed before a byte is sent.
+PREFETCH_MAX = 64 * 1024
 
 
 def _hostname() -> str:
@@ -281,19 +284,31 @@ class LocalObjectReader:
     def __init__(self) -> None:
         self._fd = _Fd()
         self._size = 0
+        self._data: bytes | None = None  # the whole object, when it was small enough to prefetch
+        self._path: str | None = None
 
     def _open_sync(self, path: str) -> None:
         with self._fd.lock:
-            # O_NONBLOCK: a FIFO planted under objects/ must not hang the open.
-            self._fd.open_locked(path, os.O_RDONLY | os.O_NONBLOCK)
+            # O_NONBLOCK: a FIFO planted under objects/ must not hang the open; O_NOFOLLOW: nor may
+            # a symlink in place of an object lead elsewhere.
+            self._fd.open_locked(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
             st = os.fstat(self._fd.fd)
             if not stat.S_ISREG(st.st_mode):
                 raise NotFoundError("File doesn't exist")
             self._size = st.st_size
+            if st.st_size <= PREFETCH_MAX:
+                self._data = os.pread(self._fd.fd, st.st_size, 0)
+                self._fd.close_locked()
+            else:
+                self._path = path
 
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def local_path(self) -> str | None:
+        return self._path
 
     async def iter_range(self, start: int, length: int, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """Yield ``length`` bytes from ``start`` with ``pread`` (skipped bytes are never read).
@@ -303,6 +318,13 @@ class LocalObjectReader:
         """
         if start < 0 or length < 0 or start + length > self._size or chunk_size <= 0:
             raise ValueError(f"Invalid range start={start} length={length} for size {self._size}")
+        if self._data is not None:
+            if len(self._data) < start + length:
+                logger.error("Unexpected end of file at offset %d (size %d)", len(self._data), self._size)
+                raise IoError("Could not read the file")
+            for offset in range(start, start + length, chunk_size):
+                yield self._data[offset : min(offset + chunk_size, start + length)]
+            return
         offset, end = start, start + length
         while offset < end:
             with map_os_errors("Could not read the file", not_found=None):
@@ -319,6 +341,8 @@ class LocalObjectReader:
 
     async def close(self) -> None:
         """Close the file; idempotent. Raises IoError if the OS reports a failure."""
+        if not self._fd.is_open:
+            return
         with map_os_errors("Could not close the file", not_found=None):
             await asyncio.to_thread(self._fd.close)
 
@@ -337,6 +361,7 @@ class LocalBackend:
         self._tmp_dir = self.root / "tmp"
         self._layout_seen = False  # set once a temp file could be created here
         self._host = _hostname()
+        self._real_root: str | None = None
 
     def ensure_layout(self) -> None:
         """Create ``objects/`` and ``tmp/`` in the existing root (idempotent, blocking).
@@ -369,12 +394,25 @@ class LocalBackend:
         return st.f_bavail * st.f_frsize
 
     def _resolve(self, key: str) -> str:
-        """Real path of ``key`` (blocking); InvalidPathError unless it is a well-formed key inside root."""
+        """Path of ``key`` (blocking); InvalidPathError unless it is a well-formed key inside root.
+
+        When ``objects/`` and its two-digit subdirectory are plain directories, as the backend
+        creates them, the key (a fixed pattern) cannot leave the root: two ``lstat`` calls instead
+        of resolving every component. A symlinked directory gets the full check. The object
+        itself is opened with ``O_NOFOLLOW``; renames and unlinks never follow a final symlink.
+        """
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
             logger.warning("Refused malformed storage key %r", key)
             raise InvalidPathError()
-        root = os.path.realpath(self.root)
-        path = os.path.realpath(os.path.join(root, key))
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        root = self._real_root
+        path = os.path.join(root, key)
+        subdir = os.path.dirname(path)
+        with contextlib.suppress(OSError):
+            if not stat.S_ISLNK(os.lstat(os.path.dirname(subdir)).st_mode) and stat.S_ISDIR(os.lstat(subdir).st_mode):
+                return path
+        path = os.path.join(os.path.realpath(subdir), os.path.basename(path))
         if os.path.commonpath([root, path]) != root:
             logger.warning("Refused storage key %r: resolves outside the root to %r", key, path)
             raise InvalidPathError()

@@ -23,7 +23,7 @@ from gateway.errors import (
 )
 from gateway.storage.base import CHUNK_SIZE, ObjectReader, ObjectWriter, StorageBackend
 from gateway.storage.errors import map_os_errors
-from gateway.storage.local import LocalBackend, LocalObjectWriter, _hostname
+from gateway.storage.local import PREFETCH_MAX, LocalBackend, LocalObjectWriter, _hostname
 
 pytestmark = pytest.mark.anyio
 
@@ -154,13 +154,41 @@ async def test_iter_range_outside_file_raises_value_error(
 
 
 async def test_iter_range_truncated_file_raises_io_error(backend: LocalBackend) -> None:
-    key, _, _ = await _store(backend, b"abcdefghij")
+    size = PREFETCH_MAX + 10  # streamed from the file, not prefetched
+    key, _, _ = await _store(backend, b"a" * size)
     reader = await backend.open_read(key)
+    assert reader.local_path == str(backend.root / key)
     os.truncate(backend.root / key, 4)
     with pytest.raises(IoError, match="^Could not read the file$"):
-        async for _ in reader.iter_range(0, 10):
+        async for _ in reader.iter_range(0, size):
             pass
     await reader.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, PREFETCH_MAX])
+async def test_small_object_is_read_while_opening(backend: LocalBackend, size: int) -> None:
+    """A small object is read whole in the open's worker hand-off: a download needs no further
+    disk access, so even the object's removal right after the open cannot cut it short."""
+    data = os.urandom(size)
+    key, _, _ = await _store(backend, data)
+    reader = await backend.open_read(key)
+    assert reader.local_path is None
+    await backend.delete(key)
+    assert b"".join([c async for c in reader.iter_range(0, size, chunk_size=1000)]) == data
+    assert b"".join([c async for c in reader.iter_range(size // 3, size - size // 3)]) == data[size // 3 :]
+    await reader.close()
+
+
+async def test_symlink_in_place_of_an_object_is_not_followed(backend: LocalBackend, tmp_path: Path) -> None:
+    key, _, _ = await _store(backend, b"mine")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    (backend.root / key).unlink()
+    (backend.root / key).symlink_to(victim)
+    with pytest.raises(IoError):
+        await backend.open_read(key)
+    await backend.delete(key)  # removes the link, never its target
+    assert victim.read_bytes() == b"secret"
 
 
 async def test_reader_close_twice_is_harmless(backend: LocalBackend) -> None:
