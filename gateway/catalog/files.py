@@ -44,6 +44,7 @@ _METADATA = Prepared(
 )
 _EVENT_COLUMNS = [c.key for c in events.c if c.key != "id"]
 _INSERT_EVENT = Prepared(insert(events).returning(events.c.id), _EVENT_COLUMNS)
+_NEW_FILE_FIELDS = [f.name for f in dataclasses.fields(NewFile)]
 _FILE_COLUMNS = [c.key for c in files.c if c.key not in ("id", "first_read_date", "last_access_time")]
 _INSERT_FILE = Prepared(insert(files).returning(*files.c), _FILE_COLUMNS)
 _INSERT_METADATA = Prepared(insert(file_metadata), ["file_id", "key", "value"])
@@ -105,8 +106,15 @@ async def get_metadata(db: Database, fileset: int) -> dict[str, str]:
     return {key: value for key, value in await db.rows(_METADATA, {"b_id": fileset})}
 
 
-async def insert_event(conn: CatalogConnection, event: NewEvent, now: int | None = None) -> int:
-    """Insert an event and the runs it queues (in the caller's transaction); returns its id."""
+async def insert_event(
+    conn: CatalogConnection, event: NewEvent, now: int | None = None, fileset: int | None = None
+) -> int:
+    """Insert an event and the runs it queues (in the caller's transaction); returns its id.
+
+    ``fileset``, when given, stands in for ``event.fileset`` (a new file's id is known only here).
+    """
+    if fileset is None:
+        fileset = event.fileset
     values = {
         "type": event.type,
         "time": event.time,
@@ -116,7 +124,7 @@ async def insert_event(conn: CatalogConnection, event: NewEvent, now: int | None
         "contract": event.contract,
         "vfs": event.vfs,
         "path": event.path,
-        "fileset": event.fileset,
+        "fileset": fileset,
         "size": event.size,
         "sha256": event.sha256,
         "client_address": event.client_address,
@@ -140,7 +148,7 @@ async def insert_event(conn: CatalogConnection, event: NewEvent, now: int | None
                     "manual": r.manual,
                     "params": json.dumps(r.params, ensure_ascii=False, sort_keys=True),
                     "ordering_key": r.ordering_key,
-                    "fileset": event.fileset,
+                    "fileset": fileset,
                     "created_at": created,
                 }
                 for r in event.runs
@@ -164,7 +172,7 @@ async def put_file(
     this commit. Concurrent uploads to one name serialise on the unique path index: a loser of
     the race retries, replaces the winner, and the last commit is the one version that remains.
     """
-    values = dataclasses.asdict(new)
+    values = {name: getattr(new, name) for name in _NEW_FILE_FIELDS}
     values.update(creation_time=new.put_date, last_modified_time=new.put_date)
     for attempt in range(_PUT_RETRIES):
         try:
@@ -175,7 +183,7 @@ async def put_file(
                 record = _record((await conn.rows(_INSERT_FILE, values))[0])
                 for k, v in metadata.items():
                     await conn.run(_INSERT_METADATA, {"file_id": record.fileset, "key": k, "value": v})
-                await insert_event(conn, dataclasses.replace(event, fileset=record.fileset))
+                await insert_event(conn, event, fileset=record.fileset)
             return record, replaced
         except IntegrityError:
             if attempt == _PUT_RETRIES - 1:

@@ -136,6 +136,8 @@ class LocalObjectWriter:
         opens, writes, syncs and renames in one hand-off to a thread instead of three."""
         if self._fd.is_open:
             return
+        if os.path.islink(self._backend.tmp_dir):  # one lstat: never create a temp file outside the root
+            self._backend.verify_layout()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             self._fd.open_locked(self._tmp_path, flags, 0o640)
@@ -358,10 +360,11 @@ class LocalBackend:
         self.root = Path(root)
         self.durable = durable
         self._objects_dir = self.root / "objects"
-        self._tmp_dir = self.root / "tmp"
+        self.tmp_dir = self.root / "tmp"
         self._layout_seen = False  # set once a temp file could be created here
         self._host = _hostname()
         self._real_root: str | None = None
+        self._temp_prefix = f"{self.tmp_dir}/{self._host}."
 
     def ensure_layout(self) -> None:
         """Create ``objects/`` and ``tmp/`` in the existing root (idempotent, blocking).
@@ -369,7 +372,7 @@ class LocalBackend:
         Raises IoError if the root is missing or not a writable directory.
         """
         with map_os_errors(f"Storage '{self.name}' is not usable", not_found=None):
-            for directory in (self._objects_dir, self._tmp_dir):
+            for directory in (self._objects_dir, self.tmp_dir):
                 directory.mkdir(mode=0o750, exist_ok=True)
         self.verify_layout()
 
@@ -380,7 +383,7 @@ class LocalBackend:
         gateway write and delete outside its storage. Raises IoError.
         """
         root = os.path.realpath(self.root)
-        for directory in (self._objects_dir, self._tmp_dir):
+        for directory in (self._objects_dir, self.tmp_dir):
             if not directory.exists() and not directory.is_symlink():
                 continue
             if directory.is_symlink() or os.path.realpath(directory) != os.path.join(root, directory.name):
@@ -419,15 +422,13 @@ class LocalBackend:
         return path
 
     def _temp_name(self, ident: str) -> str:
-        return str(self._tmp_dir / f"{self._host}.{os.getpid()}.{ident}.part")
+        return f"{self._temp_prefix}{os.getpid()}.{ident}.part"
 
     async def open_write(self, max_size: int | None = None) -> LocalObjectWriter:
         """Start a new object under a fresh key; raises IoError/QuotaExceededError if storage is unusable."""
         ident = uuid.uuid4().hex
         writer = LocalObjectWriter(self, f"objects/{ident[:2]}/{ident}", self._temp_name(ident), max_size)
         try:
-            if self._tmp_dir.is_symlink():  # one lstat: never create a temp file outside the root
-                self.verify_layout()
             if not self._layout_seen:
                 # First write to this storage: find out now (not mid-upload) whether it is usable.
                 with map_os_errors("Could not create the file", not_found=None):
@@ -484,7 +485,7 @@ class LocalBackend:
         self.verify_layout()
         now, removed = time.time(), 0
         try:
-            entries = list(os.scandir(self._tmp_dir))
+            entries = list(os.scandir(self.tmp_dir))
         except FileNotFoundError:
             return 0
         for entry in entries:
@@ -505,7 +506,7 @@ class LocalBackend:
             except OSError as exc:
                 logger.warning("Could not remove stale temp file %s: %s", entry.path, exc)
         if removed:
-            logger.info("Removed %d stale temp file(s) from %s", removed, self._tmp_dir)
+            logger.info("Removed %d stale temp file(s) from %s", removed, self.tmp_dir)
         return removed
 
     async def sweep_temp(self) -> int:
