@@ -3,10 +3,11 @@
 
     bash bench/setup.sh && .venv/bin/python bench/run.py [--quick] [--repeat N] [--huge] [--only W] [--keep]
 
-Starts nginx, rclone and two gateways (storage ``durable: true`` and ``durable: false``) side by
-side on loopback ports with fresh data under ``bench/work/<timestamp>/``, runs the workloads
-(each repeated ``--repeat`` times, servers in rotating order), verifies every transfer by SHA-256
-outside the timed window, and writes a Markdown report to ``bench/results/`` (see README.md).
+Starts nginx, rclone and three gateways (storage ``durable: true`` and ``durable: false`` under
+uvicorn, and ``durable: false`` under granian) side by side on loopback ports with fresh data
+under ``bench/work/<timestamp>/``, runs the workloads (each repeated ``--repeat`` times, servers
+in rotating order), verifies every transfer by SHA-256 outside the timed window, and writes a
+Markdown report to ``bench/results/`` (see README.md).
 Benchmarks are never part of the test suite.
 """
 
@@ -50,7 +51,13 @@ GiB = 1 << 30
 RSS_LIMIT_MIB = 100
 SORT_KEYS = ("name", "size", "put_date", "read_date", "expiry_date")
 WORKLOADS = ("upload-big", "download-big", "upload-small", "download-small", "listing", "rss-100m", "huge")
-GATEWAYS = ("gateway-durable", "gateway-relaxed")
+# name -> (durable, http_server): the third one is the second one under granian instead of uvicorn.
+GATEWAY_SETUPS = {
+    "gateway-durable": (True, "uvicorn"),
+    "gateway-relaxed": (False, "uvicorn"),
+    "gateway-granian": (False, "granian"),
+}
+GATEWAYS = tuple(GATEWAY_SETUPS)
 
 
 def log(msg: str) -> None:
@@ -309,7 +316,10 @@ class Bench:
 
         log(f"work dir {self.work}")
         pw_hash = hash_password(servers.BENCH_PASSWORD)
-        gws = [servers.prepare_gateway(self.work / name, name == "gateway-durable", pw_hash) for name in GATEWAYS]
+        gws = [
+            servers.prepare_gateway(self.work / name, name, durable, http_server, pw_hash)
+            for name, (durable, http_server) in GATEWAY_SETUPS.items()
+        ]
         if "listing" in selected:
             self.fill_listing_catalogs(gws)
         for gw in gws:
@@ -374,7 +384,7 @@ class Bench:
 
     def w_upload_big(self) -> None:
         src = self.source("big", self.sizes.big)
-        targets = ["dd", "gateway-durable", "gateway-relaxed", "nginx", "rclone"]
+        targets = ["dd", *GATEWAYS, "nginx", "rclone"]
         for rep in range(self.repeat):
             for target in rotate(targets, rep):
                 self.warm(src.size)
@@ -401,7 +411,7 @@ class Bench:
 
     def w_download_big(self) -> None:
         src = self.source("big", self.sizes.big)
-        targets = ["gateway-durable", "gateway-relaxed", "nginx", "rclone"]
+        targets = [*GATEWAYS, "nginx", "rclone"]
         self.ensure_big(src, targets)
         for name in targets:  # verified, untimed; also brings each copy into the page cache
             path, _ = self.big_remote[f"{name}:{src.size}"]
@@ -502,7 +512,7 @@ class Bench:
         )
 
     def w_upload_small(self) -> None:
-        targets = ["gateway-durable", "gateway-relaxed", "nginx", "rclone"]
+        targets = [*GATEWAYS, "nginx", "rclone"]
         for rep in range(self.repeat):
             for name in rotate(targets, rep):
                 res, info = self.put_small(name, f"ups-r{rep}-{name}", "upload-small")
@@ -526,7 +536,7 @@ class Bench:
         return res, info
 
     def w_download_small(self) -> None:
-        targets = ["gateway-durable", "gateway-relaxed", "nginx", "rclone"]
+        targets = [*GATEWAYS, "nginx", "rclone"]
         for name in targets:
             if name not in self.small_remote:
                 log(f"uploading {self.sizes.small_count} small files to {name} (untimed)")
@@ -824,6 +834,17 @@ def build_rows(b: Bench) -> list[Row]:
         m = b.measures.get((workload, target))
         return m.median if m else float("nan")
 
+    def granian(workload: str, label: str, unit: str, peers: list[tuple[str, str, float | None, str]]) -> list[Row]:
+        """gateway-granian against the peers gateway-relaxed is held to, then against gateway-relaxed
+        itself: the same configuration under uvicorn, so the ratio is granian ÷ uvicorn."""
+        if (workload, "gateway-granian") not in b.measures:
+            return []
+        value = med(workload, "gateway-granian")
+        label += ", granian"
+        rows = [Row(label, value, peer, med(workload, t), unit, goal, note=note) for t, peer, goal, note in peers]
+        uvicorn = med(workload, "gateway-relaxed")
+        return [*rows, Row(label, value, "same gateway under uvicorn", uvicorn, unit, None, note="granian ÷ uvicorn")]
+
     big = fmt_size(s.big)
     if ("upload-big", "gateway-durable") in b.measures:
         rows += [
@@ -869,6 +890,8 @@ def build_rows(b: Bench) -> list[Row]:
                 None,
             ),
         ]
+        peers = [("nginx", "nginx PUT", 0.6, ""), ("rclone", "rclone PUT", None, "")]
+        rows += granian("upload-big", f"upload {big}, durable: false", "MB/s", peers)
     if ("download-big", "gateway-durable") in b.measures:
         for name, label in (("gateway-durable", "durable"), ("gateway-relaxed", "durable: false")):
             rows.append(
@@ -891,6 +914,8 @@ def build_rows(b: Bench) -> list[Row]:
                 None,
             )
         )
+        peers = [("nginx", "nginx GET", 0.9, ""), ("rclone", "rclone GET", None, "")]
+        rows += granian("download-big", f"download {big} (durable: false storage)", "MB/s", peers)
     n = f"{s.small_count:,} × {s.small_size // 1024} KiB"
     if ("upload-small", "gateway-durable") in b.measures:
         rows += [
@@ -929,6 +954,8 @@ def build_rows(b: Bench) -> list[Row]:
                 note="client-bound",
             ),
         ]
+        peers = [("rclone", "rclone", 1.0, ""), ("nginx", "nginx", None, "client-bound")]
+        rows += granian("upload-small", f"{n} uploads @16, durable: false", "req/s", peers)
     if ("download-small", "gateway-durable") in b.measures:
         for name, label in (("gateway-durable", "durable"), ("gateway-relaxed", "durable: false")):
             rows.append(
@@ -952,6 +979,8 @@ def build_rows(b: Bench) -> list[Row]:
                 note="client-bound",
             )
         )
+        peers = [("rclone", "rclone", 1.0, ""), ("nginx", "nginx", None, "client-bound")]
+        rows += granian("download-small", f"{n} downloads @16 (durable: false storage)", "req/s", peers)
     if ("listing", "nginx") in b.measures:
         nginx_ms = med("listing", "nginx")
         peer = f"nginx autoindex, {s.list_nginx:,} files"
@@ -1025,7 +1054,7 @@ def render_report(b: Bench, rows: list[Row], elapsed: float, command: str, statu
         "sampled every 50 ms during the timed phases; nginx (master + workers) and rclone are sampled only.",
         "",
     ]
-    names = ["gateway-durable", "gateway-relaxed", "nginx", "rclone"]
+    names = [*GATEWAYS, "nginx", "rclone"]
     out += [
         "| workload | " + " | ".join(names) + f" | gateway ≤ {RSS_LIMIT_MIB} MiB? |",
         "|---|" + "---:|" * len(names) + "---|",

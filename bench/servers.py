@@ -257,12 +257,12 @@ BENCH_VFS = "bench"
 FOLDERS = ("/big", "/small", "/list")
 
 
-def gateway_config(durable: bool, password_hash: str) -> dict[str, dict[str, Any]]:
+def gateway_config(durable: bool, password_hash: str, http_server: str = "uvicorn") -> dict[str, dict[str, Any]]:
     """One partner user with every permission on a VFS with /big, /small and /list (ACL on)."""
     return {
         "gateway.yaml": {
             # "relaxed" relaxes both: storage fsyncs and the catalog's per-commit sync.
-            "server": {"catalog_durable": durable},
+            "server": {"catalog_durable": durable, "http_server": http_server},
             "storages": {"default": {"type": "local", "root": "storage/default", "durable": durable}},
         },
         "actors.yaml": {
@@ -294,13 +294,15 @@ def gateway_bin() -> Path:
     return Path(sys.executable).with_name("mft-gateway")
 
 
-def prepare_gateway(root: Path, durable: bool, password_hash: str) -> Server:
-    """Write the config and create the (empty) catalog; the server starts in :func:`start_gateway`."""
-    name = "gateway-durable" if durable else "gateway-relaxed"
+def prepare_gateway(root: Path, name: str, durable: bool, http_server: str, password_hash: str) -> Server:
+    """Write the config and create the (empty) catalog; the server starts in :func:`start_gateway`.
+
+    ``http_server`` goes into gateway.yaml (``server.http_server``), as an operator would set it.
+    """
     server = Server(name, "gateway", root, durable=durable)
     config = root / "config"
     config.mkdir(parents=True, exist_ok=True)
-    for fname, doc in gateway_config(durable, password_hash).items():
+    for fname, doc in gateway_config(durable, password_hash, http_server).items():
         (config / fname).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     data = root / "data"
     data.mkdir(exist_ok=True)

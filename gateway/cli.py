@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -15,10 +14,10 @@ from gateway import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from gateway import serve
     from gateway.app import create_app
-    from gateway.config.loader import collect_errors
+    from gateway.config.loader import load_config
+    from gateway.errors import ConfigurationError
     from gateway.settings import Settings
 
     settings = Settings.from_env(
@@ -32,13 +31,15 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    problems = collect_errors(settings.config_dir, settings.data_dir)
-    if problems:
-        print("\n".join(problems), file=sys.stderr)
+    try:
+        config = load_config(settings.config_dir, settings.data_dir)
+    except ConfigurationError as exc:
+        print(exc.message, file=sys.stderr)
         return 2
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    http_server = args.http_server or config.server.http_server
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -47,34 +48,17 @@ def _serve(args: argparse.Namespace) -> int:
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
     scheme = "https" if settings.tls_certfile else "http"
-    config = uvicorn.Config(
-        create_app(settings),
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        proxy_headers=False,  # the app itself decides which proxies to believe
-        server_header=False,
-        access_log=False,
-        log_level=settings.log_level,
-        ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
-        ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-        h11_max_incomplete_event_size=64 * 1024,
-    )
+    app = create_app(settings)
     if args.port_file:
         Path(args.port_file).write_text(f"{port}\n")
-    print(f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port}", file=sys.stderr, flush=True)
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it
-    # found: with the default one the process would die by the signal (exit 143 in a container)
-    # after a clean shutdown. A no-op handler lets a graceful stop exit 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _already_stopped)
-    uvicorn.Server(config).run(sockets=[sock])
+    print(
+        f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port} ({http_server})",
+        file=sys.stderr,
+        flush=True,
+    )
+    run = serve.run_granian if http_server == "granian" else serve.run_uvicorn
+    run(app, sock, settings)
     return 0
-
-
-def _already_stopped(signum: int, frame: object) -> None:
-    """The server has already shut down gracefully when uvicorn re-raises the signal."""
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -127,10 +111,12 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from gateway.config.schema import HTTP_SERVERS
+
     p = argparse.ArgumentParser(prog="mft-gateway", description="HTTP managed-file-transfer gateway (/2.0 API)")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="run the gateway (uvicorn, uvloop, httptools)")
+    s = sub.add_parser("serve", help="run the gateway (uvicorn or granian, uvloop)")
     s.add_argument("--config", type=Path, help="configuration folder (GATEWAY_CONFIG_DIR, default vfs-config)")
     s.add_argument("--data-dir", type=Path, help="catalog and default storage (GATEWAY_DATA_DIR, default data)")
     s.add_argument("--database-url", help="catalog DSN, e.g. postgresql://... (GATEWAY_DATABASE_URL)")
@@ -140,6 +126,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve https")
     s.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
     s.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    s.add_argument("--http-server", choices=HTTP_SERVERS, help="ASGI server (default: gateway.yaml server.http_server)")
     s.set_defaults(func=_serve)
     c = sub.add_parser("check-config", help="validate a configuration folder and print every problem")
     c.add_argument("directory")

@@ -9,10 +9,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
 FORBIDDEN = {
-    "core": ("starlette", "uvicorn", "gateway.http", "sqlalchemy"),
-    "storage": ("starlette", "uvicorn", "sqlalchemy", "gateway.http", "gateway.core", "gateway.catalog"),
-    "catalog": ("starlette", "uvicorn", "gateway.http", "gateway.core"),
-    "config": ("starlette", "uvicorn", "sqlalchemy", "gateway.http", "gateway.catalog"),
+    "core": ("starlette", "uvicorn", "granian", "gateway.http", "sqlalchemy"),
+    "storage": ("starlette", "uvicorn", "granian", "sqlalchemy", "gateway.http", "gateway.core", "gateway.catalog"),
+    "catalog": ("starlette", "uvicorn", "granian", "gateway.http", "gateway.core"),
+    "config": ("starlette", "uvicorn", "granian", "sqlalchemy", "gateway.http", "gateway.catalog"),
 }
 
 

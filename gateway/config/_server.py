@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from gateway.config._fields import Cursor, Fields
-from gateway.config.schema import ServerConfig, Storage
+from gateway.config.schema import HTTP_SERVERS, ServerConfig, Storage
 
 _TOP_KEYS = ("server", "storages")
 _SERVER_KEYS = (
@@ -27,6 +27,7 @@ _SERVER_KEYS = (
     "dispatch_poll_seconds",
     "expiry_sweep_seconds",
     "catalog_durable",
+    "http_server",
 )
 _STORAGE_KEYS = ("type", "root", "durable")
 DEFAULT_STORAGE = "default"
@@ -64,6 +65,7 @@ def _server(f: Fields) -> ServerConfig:
         dispatch_poll_seconds=f.seconds("dispatch_poll_seconds", defaults.dispatch_poll_seconds, most=60),
         expiry_sweep_seconds=f.seconds("expiry_sweep_seconds", defaults.expiry_sweep_seconds, zero=True),
         catalog_durable=f.flag("catalog_durable", defaults.catalog_durable),
+        http_server=f.choice("http_server", HTTP_SERVERS, defaults.http_server, what="HTTP server"),
     )
 
 

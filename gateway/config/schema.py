@@ -27,6 +27,8 @@ class Permission(enum.StrEnum):
 ActorKind = Literal["partner", "application"]
 Protocol = Literal["http", "https"]
 Direction = Literal["input", "output", "both"]
+HttpServer = Literal["uvicorn", "granian"]
+HTTP_SERVERS: tuple[HttpServer, ...] = ("uvicorn", "granian")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,10 @@ class ServerConfig:
     # PostgreSQL synchronous_commit on). False survives a gateway crash but may lose the last
     # commits on power loss, for several times the small-file rate.
     catalog_durable: bool = True
+    # The ASGI server ``mft-gateway serve`` runs the app in (``--http-server`` overrides it):
+    # uvicorn, or granian, whose ``http.response.pathsend`` lets a whole-file download be sent
+    # by the server from the file instead of in chunks through the event loop.
+    http_server: HttpServer = "uvicorn"
 
 
 @dataclass(frozen=True, slots=True)

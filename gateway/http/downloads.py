@@ -2,6 +2,11 @@
 
 ``ETag`` is the content's SHA-256, so ``If-Range`` resumes only the same bytes, and
 ``Repr-Digest`` (RFC 9530) lets a client check the whole file after reassembling it.
+
+When the server offers the ASGI ``http.response.pathsend`` extension (granian does) and the
+reader names its local file, a whole-file GET hands the server that path instead: the server
+reads and sends the file itself, and no chunk crosses the event loop. Ranges and HEAD still go
+through :meth:`FileDownload._stream` (pathsend sends a whole file, and HEAD sends none).
 """
 
 from __future__ import annotations
@@ -82,7 +87,28 @@ class FileDownload:
         self.headers.append((b"content-length", str(self.length).encode("ascii")))
         self.send_body = request.method != "HEAD"
 
+    def _pathsend_path(self, scope: Scope) -> str | None:
+        """The file to hand the server, when it can send it for us; None: stream it ourselves."""
+        if self.status != 200 or not self.send_body:
+            return None
+        if "http.response.pathsend" not in scope.get("extensions", {}):
+            return None
+        # A reader without a local file (a future remote backend, or a small object already in
+        # memory) has none, and then the download is streamed.
+        return self.reader.local_path
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = self._pathsend_path(scope)
+        if path is not None:
+            # The server opens the path after send() returns, so this reader's descriptor is not
+            # what is sent. Keys are never reused, so the path holds these bytes until a delete:
+            # a file deleted in that instant is answered 404 by the server.
+            try:
+                await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+                await send({"type": "http.response.pathsend", "path": path})
+            finally:
+                await self.reader.close()
+            return
         try:
             async with anyio.create_task_group() as group:
                 # After a client goes away the server's send() returns silently: without watching

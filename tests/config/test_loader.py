@@ -258,6 +258,7 @@ def test_load_config_without_gateway_file_uses_default_storage_and_server(tmp_pa
     assert config.server == ServerConfig()
     assert (config.server.dispatch_concurrency, config.server.dispatch_poll_seconds) == (8, 1.0)
     assert config.server.expiry_sweep_seconds == 60.0
+    assert config.server.http_server == "uvicorn"
 
 
 def test_load_config_single_storage_not_named_default_is_the_vfs_default(tmp_path: Path) -> None:
@@ -279,6 +280,7 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
         "dispatch_poll_seconds": 0.25,
         "expiry_sweep_seconds": 0,
         "catalog_durable": False,
+        "http_server": "granian",
     }
     config = load_config(_configure(tmp_path, put("gateway.yaml", "server", value=server)), tmp_path)
     assert config.server.session_idle_seconds == 600
@@ -292,6 +294,7 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
     assert config.server.expiry_sweep_seconds == 0.0  # 0 = never sweep
     assert isinstance(config.server.expiry_sweep_seconds, float)
     assert config.server.catalog_durable is False
+    assert config.server.http_server == "granian"
 
 
 def test_load_config_whole_seconds_become_floats(tmp_path: Path) -> None:
@@ -579,6 +582,16 @@ BROKEN = [
         put("gateway.yaml", "server", value={"cookie_samesite": "sometimes"}),
         "gateway.yaml: server.cookie_samesite: unknown value 'sometimes'. Hint: choose one of: lax, strict, none",
         "samesite",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"http_server": "hypercorn"}),
+        "gateway.yaml: server.http_server: unknown HTTP server 'hypercorn'. Hint: choose one of: uvicorn, granian",
+        "http-server",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"http_server": True}),
+        "gateway.yaml: server.http_server: expected a string, got a boolean",
+        "http-server-type",
     ),
     case(drop("gateway.yaml", "storages", "default", "root"), "gateway.yaml: storages.default.root: missing", "root"),
     case(

@@ -124,6 +124,7 @@ class Gateway:
     tls: tuple[Path, Path] | None = None
     env: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    http_server: str | None = None  # --http-server; None: gateway.yaml's server.http_server decides
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
 
@@ -154,6 +155,8 @@ class Gateway:
             args += ["--database-url", self.database_url]
         if self.tls:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        if self.http_server:
+            args += ["--http-server", self.http_server]
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | self.env
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

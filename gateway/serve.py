@@ -1,0 +1,138 @@
+"""Run the app in an ASGI server on a socket ``mft-gateway serve`` has already bound.
+
+One function per server (``server.http_server`` in gateway.yaml, ``--http-server``). Both keep
+the same outside behaviour: one process (the SQLite group-commit funnel and the dispatcher live
+in it), uvloop, the ASGI lifespan run, no access log or proxy-header handling of their own (the
+app does both), and SIGTERM/SIGINT finish the requests in flight, run the lifespan shutdown and
+return normally, so that the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway")
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_DROP_AFTER_CANCEL_SECONDS = 5
+
+
+def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        proxy_headers=False,  # the app itself decides which proxies to believe
+        server_header=False,
+        access_log=False,
+        log_level=settings.log_level,
+        ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
+        ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it
+    # found: with the default one the process would die by the signal (exit 143 in a container)
+    # after a clean shutdown. A no-op handler lets a graceful stop exit 0.
+    for sig in _SIGNALS:
+        signal.signal(sig, _already_stopped)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _already_stopped(signum: int, frame: object) -> None:
+    """The server has already shut down gracefully when uvicorn re-raises the signal."""
+
+
+def run_granian(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+    """granian's embedded server: its Rust HTTP stack in this process, on this event loop.
+
+    The embedded flavour, not ``granian.Granian``: that one forks worker processes and binds
+    its own socket in each (so ``--port 0`` could not be reported), while this one serves in
+    the calling process and, through the one hook below, takes our bound socket's descriptor.
+    Its "experimental" label is granian's; the e2e tests (tests/e2e/test_granian.py) cover what
+    the gateway relies on: lifespan, TLS, pathsend, and a SIGTERM that drains requests in flight.
+    """
+    import uvloop
+
+    uvloop.run(_serve_granian(app, sock, settings))
+
+
+async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+    from granian._granian import SocketHolder
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.errors import FatalError
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    backlog = 2048  # as the socket's listen(); also granian's cap on connections served at once
+
+    class _BoundServer(Server):
+        def _init_shared_socket(self) -> None:
+            # granian binds address:port itself unless it is handed a listener. The holder takes
+            # the descriptor over and closes it when granian stops accepting, as uvicorn does.
+            holder: Any = SocketHolder  # (fd, is_uds, backlog); granian's stub omits the constructor
+            self._ssp = None
+            self._shd = holder(sock.detach(), False, backlog)
+
+    server: Any = _BoundServer(
+        app,
+        address=settings.host,
+        port=sock.getsockname()[1],
+        interface=Interfaces.ASGI,  # with lifespan: the dispatcher and background tasks start there
+        http=HTTPModes.http1,  # as uvicorn: HTTP/1.1 only
+        websockets=False,
+        backlog=backlog,
+        backpressure=backlog,
+        log_level=LogLevels(settings.log_level),
+        # granian's own records go to the root logger (stderr, our format) instead of stdout.
+        log_dictconfig={"loggers": {"_granian": {"handlers": [], "propagate": True}}},
+        log_access=False,
+        ssl_cert=settings.tls_certfile,
+        ssl_key=settings.tls_keyfile,
+        ssl_protocol_min=SSLProtocols.tls12,  # granian defaults to 1.3 only; uvicorn accepts 1.2
+    )
+    # A stop signal makes granian stop accepting, let the requests in flight finish, close idle
+    # keep-alive connections and run the lifespan shutdown. As uvicorn's timeout_graceful_shutdown,
+    # requests still running after the grace period are cancelled (which lets the lifespan
+    # shutdown run); a transfer granian itself sends (pathsend) is dropped a little later.
+    grace = settings.graceful_shutdown_seconds
+    server.workers_kill_timeout = grace + _DROP_AFTER_CANCEL_SECONDS
+    loop = asyncio.get_running_loop()
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        if stopping:  # a second signal: do not wait any longer
+            _cancel_requests(0)
+            return
+        stopping = True
+        server.stop()
+        loop.call_later(grace, _cancel_requests, grace)
+
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, stop)
+    try:
+        await server.serve()
+    except FatalError:  # granian has logged why (the lifespan startup failed: catalog, storage...)
+        raise SystemExit(3) from None  # as uvicorn exits when the application startup fails
+    except TimeoutError:
+        log.warning("connections still open %ss after the stop signal were dropped", server.workers_kill_timeout)
+
+
+def _cancel_requests(after: float) -> None:
+    """Cancel the app's request tasks (granian runs each in a task of its ``future_watcher``)."""
+    requests = [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == "future_watcher"]
+    if requests:
+        log.warning("cancelling %d request(s) still running %ss after the stop signal", len(requests), after)
+    for task in requests:
+        task.cancel()

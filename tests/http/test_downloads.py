@@ -1,0 +1,95 @@
+"""``FileDownload`` hands a whole-file GET to the server (ASGI pathsend) when it can, else streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from starlette.requests import Request
+from starlette.types import Message
+
+from gateway.catalog.records import FileRecord
+from gateway.http.downloads import FileDownload
+
+pytestmark = pytest.mark.anyio
+
+DATA = b"0123456789abcdefghij"
+PATHSEND: dict[str, Any] = {"http.response.pathsend": {}}
+
+
+class FakeReader:
+    def __init__(self, local_path: str | None) -> None:
+        self.local_path = local_path
+        self.closed = False
+
+    @property
+    def size(self) -> int:
+        return len(DATA)
+
+    async def iter_range(self, start: int, length: int, chunk_size: int = 8) -> AsyncIterator[bytes]:
+        for offset in range(start, start + length, chunk_size):
+            yield DATA[offset : min(offset + chunk_size, start + length)]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def _record() -> FileRecord:
+    return FileRecord(
+        fileset=7, vfs="v", folder="/in", name="a.bin", storage="default", storage_key="k", size=len(DATA),
+        sha256="00" * 32, datatype="", correlation_id="", description="", dst_file_name="", put_date=0,
+        creation_time=0, last_modified_time=0, first_read_date=None, last_access_time=None, expiry_date=None,
+        actor="A", uploaded_by="u",
+    )  # fmt: skip
+
+
+async def _run(reader: FakeReader, method: str = "GET", headers: Any = (), extensions: Any = None) -> list[Message]:
+    scope: dict[str, Any] = {"type": "http", "method": method, "headers": list(headers), "path": "/"}
+    if extensions is not None:
+        scope["extensions"] = extensions
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive_never() -> Message:  # the client stays connected
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    await FileDownload(Request(scope), _record(), reader)(scope, receive_never, send)
+    assert reader.closed
+    return sent
+
+
+def _body(sent: list[Message]) -> bytes:
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def test_download_whole_file_with_pathsend_hands_the_path_to_the_server() -> None:
+    sent = await _run(FakeReader("/srv/objects/ab/cd"), extensions=PATHSEND)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
+    assert sent[0]["status"] == 200 and (b"content-length", b"20") in sent[0]["headers"]
+    assert sent[1]["path"] == "/srv/objects/ab/cd"
+
+
+@pytest.mark.parametrize(
+    ("local_path", "method", "headers", "extensions", "status", "body"),
+    [
+        ("/srv/x", "GET", (), None, 200, DATA),  # the server offers no pathsend
+        ("/srv/x", "GET", (), {}, 200, DATA),
+        (None, "GET", (), PATHSEND, 200, DATA),  # the reader has no local file
+        ("/srv/x", "GET", [(b"range", b"bytes=5-9")], PATHSEND, 206, DATA[5:10]),  # pathsend is whole files
+        ("/srv/x", "HEAD", (), PATHSEND, 200, b""),
+    ],
+    ids=["no-extension", "empty-extensions", "no-local-path", "range", "head"],
+)
+async def test_download_otherwise_streams(
+    local_path: str | None, method: str, headers: Any, extensions: Any, status: int, body: bytes
+) -> None:
+    sent = await _run(FakeReader(local_path), method, headers, extensions)
+    assert all(m["type"] != "http.response.pathsend" for m in sent)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == status
+    assert _body(sent) == body
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
