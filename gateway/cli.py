@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import socket
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from gateway import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway import serve
+    from gateway import logsetup, serve
     from gateway.app import create_app
     from gateway.config.loader import load_config
     from gateway.errors import ConfigurationError
@@ -30,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_keyfile=args.tls_key,
         log_level=args.log_level,
     )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsetup.configure(settings.log_level)
     try:
         config = load_config(settings.config_dir, settings.data_dir)
     except ConfigurationError as exc:
