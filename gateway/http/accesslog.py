@@ -32,15 +32,22 @@ class AccessLogMiddleware:
         request_id = request_id or f"{random.getrandbits(128):032x}"
         status = 0
         sent = 0
+        declared = 0
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
+            nonlocal status, sent, declared
+            kind = message["type"]
+            if kind == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
-            elif message["type"] == "http.response.body":
+                for name, value in message["headers"]:
+                    if name == b"content-length":
+                        declared = int(value)
+            elif kind == "http.response.body":
                 sent += len(message.get("body", b""))
+            elif kind == "http.response.pathsend":  # the server sends the whole file itself
+                sent += declared
             await send(message)
 
         try:

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.catalog.records import FileRecord
 from gateway.http.exception_handlers import RangeNotSatisfiableError
-from gateway.storage.base import ObjectReader
+from gateway.storage.base import CHUNK_SIZE, ObjectReader
 
 
 def content_disposition(name: str) -> str:
@@ -109,6 +109,14 @@ class FileDownload:
             finally:
                 await self.reader.close()
             return
+        if self.length <= CHUNK_SIZE or not self.send_body:
+            # One read at most: nothing worth stopping for if the client leaves, so no watcher
+            # task (which costs a small download more than the rest of its sending).
+            try:
+                await self._stream(send)
+            finally:
+                await self.reader.close()
+            return
         try:
             async with anyio.create_task_group() as group:
                 # After a client goes away the server's send() returns silently: without watching
@@ -125,10 +133,13 @@ class FileDownload:
 
     async def _stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        if self.send_body:
+        remaining = self.length if self.send_body else 0
+        if remaining:
             async for chunk in self.reader.iter_range(self.start, self.length):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                remaining -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+        if remaining or not self.send_body or self.length == 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:

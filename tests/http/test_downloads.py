@@ -92,4 +92,35 @@ async def test_download_otherwise_streams(
     assert all(m["type"] != "http.response.pathsend" for m in sent)
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == status
     assert _body(sent) == body
-    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
+
+
+async def test_download_of_more_than_one_chunk_stops_reading_when_the_client_leaves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past one chunk, a watcher ends the download when the client disconnects (the server's
+    send() would otherwise keep returning while the rest of the file is read for nobody)."""
+    monkeypatch.setattr("gateway.http.downloads.CHUNK_SIZE", 8)
+    read: list[bytes] = []
+
+    class SlowReader(FakeReader):
+        async def iter_range(self, start: int, length: int, chunk_size: int = 8) -> AsyncIterator[bytes]:
+            async for chunk in super().iter_range(start, length, chunk_size):
+                read.append(chunk)
+                yield chunk
+                await anyio.sleep(0.05)
+
+    reader = SlowReader(None)
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "headers": [], "path": "/"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    async def receive() -> Message:
+        await anyio.sleep(0.01)
+        return {"type": "http.disconnect"}
+
+    await FileDownload(Request(scope), _record(), reader)(scope, receive, send)
+    assert reader.closed
+    assert len(read) == 1  # 20 bytes in 8-byte chunks: the last two were never read
