@@ -60,7 +60,7 @@ class MultipartSource:
         self._part = _Part()
         self._field = b""
         self._value = b""
-        self._pending: list[bytes] = []
+        self._pending: list[memoryview] = []
         self._file_started = False
         self._file_seen = False
         self._in_file = False
@@ -115,7 +115,7 @@ class MultipartSource:
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
-            self._pending.append(data[start:end])
+            self._pending.append(memoryview(data)[start:end])  # no copy: the writer's buffer makes the one copy
         elif self._in_metadata:
             assert self._metadata is not None
             self._metadata += data[start:end]

@@ -28,7 +28,7 @@ class ObjectWriter(Protocol):
     @property
     def size(self) -> int: ...
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         """Append data (buffered; large writes happen off the event loop).
 
         Raises LimitExceededError past ``max_size``, IoError on disk failure.

@@ -149,7 +149,7 @@ class LocalObjectWriter:
         if self._state != "open":
             raise IoError("The file is no longer open for writing")
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         """Append data; raises LimitExceededError past ``max_size``, QuotaExceededError when the
         disk is full, IoError on other disk failures or once the writer is committed/aborted/failed.
 

@@ -165,3 +165,29 @@ async def test_migrate_twice_is_idempotent(db: Database) -> None:
     await db.migrate()
     record, _ = await files.put_file(db, dataclasses.replace(_new("z")), {}, _event())
     assert record.fileset > 0
+
+
+async def test_hot_reads_see_other_writers_commits_at_once(db: Database, catalog_url: str) -> None:
+    """Hot reads share one long-lived connection on SQLite: a statement left open there would pin
+    an old WAL snapshot, and this process would stop seeing what other peers commit."""
+    record, _ = await files.put_file(db, _new("a.txt"), {"k": "v"}, _event())
+    assert await files.get_file(db, "v", "inbox", "a.txt") == record
+    assert await files.get_metadata(db, record.fileset) == {"k": "v"}
+    other = Database(catalog_url)  # another peer on the same catalog
+    try:
+        replaced, _ = await files.put_file(other, _new("a.txt", size=7), {}, _event())
+        seen = await files.get_file(db, "v", "inbox", "a.txt")
+        assert seen is not None and seen.fileset == replaced.fileset and seen.size == 7
+        assert await files.get_metadata(db, record.fileset) == {}
+        assert await files.delete_file(other, replaced, _event("delete"))
+        assert await files.get_file(db, "v", "inbox", "a.txt") is None
+        assert await files.get_by_id(db, replaced.fileset) is None
+    finally:
+        await other.dispose()
+
+
+async def test_event_of_put_file_carries_the_new_fileset_and_metadata(db: Database) -> None:
+    record, _ = await files.put_file(db, _new("b.txt"), {"x": "1"}, dataclasses.replace(_event(), metadata={"x": "1"}))
+    async with db.read() as conn:
+        row = (await conn.execute(select(events).where(events.c.fileset == record.fileset))).one()
+    assert (row.type, row.user_name, row.metadata, row.chain) == ("upload", "alice", '{"x": "1"}', "[]")
