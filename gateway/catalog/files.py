@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, sel
 from sqlalchemy.exc import IntegrityError
 
 from gateway.catalog.db import CatalogConnection, Database, Prepared
-from gateway.catalog.models import events, file_metadata, files, runs as runs_table
+from gateway.catalog.models import events, file_metadata, files, folder_counts, runs as runs_table
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 
 SortKey = Literal["name", "size", "put_date", "read_date", "expiry_date"]
@@ -48,6 +48,11 @@ _NEW_FILE_FIELDS = [f.name for f in dataclasses.fields(NewFile)]
 _FILE_COLUMNS = [c.key for c in files.c if c.key not in ("id", "first_read_date", "last_access_time")]
 _INSERT_FILE = Prepared(insert(files).returning(*files.c), _FILE_COLUMNS)
 _INSERT_METADATA = Prepared(insert(file_metadata), ["file_id", "key", "value"])
+_FOLDER_COUNT = Prepared(
+    select(folder_counts.c.files).where(
+        folder_counts.c.vfs == bindparam("b_vfs"), folder_counts.c.folder == bindparam("b_folder")
+    )
+)
 _TOUCH = Prepared(update(files).where(files.c.id == bindparam("b_id")).values(last_access_time=bindparam("b_now")))
 _FIRST_READ = Prepared(
     update(files)
@@ -291,6 +296,10 @@ async def list_files(
 
 
 async def count_files(db: Database, vfs: str, folder: str, pattern: str) -> int:
+    """A folder's files: its counter row (one lookup) unless a name filter needs a scan."""
+    if _name_filter(db, pattern) is None:
+        rows = await db.rows(_FOLDER_COUNT, {"b_vfs": vfs, "b_folder": folder})
+        return int(rows[0][0]) if rows else 0
     query = select(func.count()).select_from(files).where(*_where(db, vfs, folder, pattern))
     async with db.read() as conn:
         return int((await conn.execute(query)).scalar_one())

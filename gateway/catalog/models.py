@@ -62,6 +62,16 @@ Index("ix_files_put_date", files.c.vfs, files.c.folder, files.c.put_date, files.
 Index("ix_files_expiry_due", files.c.expiry_date)
 Index("ix_files_storage_key", files.c.storage, files.c.storage_key)
 
+# One row per folder that holds files: its file count, kept by triggers (migration 0005, the
+# reference for them) in the same transaction as every insert and delete of a file row.
+folder_counts = Table(
+    "folder_counts",
+    metadata,
+    Column("vfs", String(255), primary_key=True),
+    Column("folder", NameText, primary_key=True),
+    Column("files", BigInteger, nullable=False),
+)
+
 file_metadata = Table(
     "file_metadata",
     metadata,

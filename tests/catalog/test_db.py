@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.catalog import db as catalog_db
 from gateway.catalog.db import Database, sqlite_url
 from gateway.catalog.models import sessions
 
@@ -107,5 +108,5 @@ def test_head_revision_constant_matches_the_migration_scripts() -> None:
 
 
 async def test_migrate_on_current_catalog_does_not_need_alembic(db: Database) -> None:
-    assert await db.current_revision() == "0004"
+    assert await db.current_revision() == catalog_db.HEAD_REVISION
     await db.migrate()  # a no-op: nothing to upgrade

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 
 from gateway.catalog import files
 from gateway.catalog.db import Database
-from gateway.catalog.models import events
+from gateway.catalog.models import events, files as files_table, folder_counts
 from gateway.catalog.records import NewEvent, NewFile
 
 pytestmark = pytest.mark.anyio
@@ -191,3 +192,83 @@ async def test_event_of_put_file_carries_the_new_fileset_and_metadata(db: Databa
     async with db.read() as conn:
         row = (await conn.execute(select(events).where(events.c.fileset == record.fileset))).one()
     assert (row.type, row.user_name, row.metadata, row.chain) == ("upload", "alice", '{"x": "1"}', "[]")
+
+
+async def _counts(db: Database) -> dict[tuple[str, str], int]:
+    async with db.read() as conn:
+        rows = (await conn.execute(select(folder_counts))).all()
+    return {(r.vfs, r.folder): r.files for r in rows if r.files}
+
+
+async def _scanned(db: Database) -> dict[tuple[str, str], int]:
+    vfs, folder = files_table.c.vfs, files_table.c.folder
+    query = select(vfs, folder, func.count()).group_by(vfs, folder)
+    async with db.read() as conn:
+        rows: list[Any] = list((await conn.execute(query)).all())
+    return {(str(row[0]), str(row[1])): int(row[2]) for row in rows}
+
+
+async def test_folder_counts_follow_every_insert_replace_delete_and_move(db: Database) -> None:
+    """countelements and every listing's total read the counter row; triggers keep it exact,
+    whatever writes the files table (the gateway, a route, expiry, or rows inserted directly)."""
+    a, _ = await files.put_file(db, _new("a"), {}, _event())
+    await files.put_file(db, _new("b"), {}, _event())
+    await files.put_file(db, _new("a", size=5), {}, _event())  # a replacement: still two files
+    await files.put_file(db, _new("c", folder="outbox"), {}, _event())
+    assert await files.count_files(db, "v", "inbox", "*") == 2
+    assert await files.count_files(db, "v", "inbox", "") == 2
+    assert await files.count_files(db, "v", "outbox", "*") == 1
+    assert await files.count_files(db, "v", "nowhere", "*") == 0
+    assert await files.count_files(db, "v", "inbox", "a*") == 1  # a name filter still scans
+    b = await files.get_file(db, "v", "inbox", "b")
+    assert b is not None and await files.delete_file(db, b, _event("delete"))
+    async with db.write() as conn:  # rows written without the gateway's functions, as the bench does
+        await conn.execute(insert(files_table), [dataclasses.asdict(_new(f"x{i}", folder="bulk")) | {
+            "creation_time": 1, "last_modified_time": 1} for i in range(30)])  # fmt: skip
+        await conn.execute(update(files_table).where(files_table.c.name == "x0").values(folder="outbox"))
+        await conn.execute(delete(files_table).where(files_table.c.name == "x1"))
+    assert await _counts(db) == await _scanned(db) == {("v", "inbox"): 1, ("v", "outbox"): 2, ("v", "bulk"): 28}
+    assert a.fileset  # the first version was replaced, not counted twice
+
+
+async def test_failed_write_leaves_counts_unchanged(db: Database) -> None:
+    await files.put_file(db, _new("a"), {}, _event())
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            await conn.execute(insert(files_table), [dataclasses.asdict(_new("b")) | {
+                "creation_time": 1, "last_modified_time": 1}])  # fmt: skip
+            raise RuntimeError("the block fails after its insert")
+    assert await files.count_files(db, "v", "inbox", "*") == 1
+    assert await _counts(db) == await _scanned(db)
+
+
+def _alembic(conn: Any, action: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from gateway.catalog import db as catalog_db
+
+    config = Config()
+    config.set_main_option("script_location", str(catalog_db._MIGRATIONS))
+    config.attributes["connection"] = conn
+    getattr(command, action)(config, revision)
+
+
+async def _run_alembic(db: Database, action: str, revision: str) -> None:
+    if db.async_engine is not None:
+        async with db.async_engine.begin() as conn:
+            await conn.run_sync(_alembic, action, revision)
+    else:
+        with db.sync_engine.begin() as sync_conn:
+            _alembic(sync_conn, action, revision)
+
+
+async def test_folder_counts_migration_counts_existing_files_and_downgrades(db: Database) -> None:
+    await files.put_file(db, _new("a"), {}, _event())
+    await _run_alembic(db, "downgrade", "0004")
+    for name in ("b", "c"):  # written while no trigger counts them
+        await files.put_file(db, _new(name, folder="outbox"), {}, _event())
+    await _run_alembic(db, "upgrade", "head")
+    assert await _counts(db) == await _scanned(db) == {("v", "inbox"): 1, ("v", "outbox"): 2}
+    await files.put_file(db, _new("d", folder="outbox"), {}, _event())
+    assert await files.count_files(db, "v", "outbox", "*") == 3
