@@ -8,11 +8,12 @@ unreferenced object (garbage) but never a row pointing at missing bytes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.catalog.db import CatalogConnection, Database, Prepared
@@ -251,23 +252,44 @@ async def record_download(
         await insert_event(conn, event)
 
 
-def _name_filter(db: Database, pattern: str) -> ColumnElement[bool] | None:
-    """``*`` matches any run of characters; every other character is literal and case-sensitive."""
+def _name_pattern(db: Database, pattern: str) -> str | None:
+    """The filter as SQL wants it (GLOB on SQLite, LIKE elsewhere), or None when it matches all.
+
+    ``*`` matches any run of characters; every other character is literal and case-sensitive.
+    """
     if pattern in ("", "*"):
         return None
     if db.is_sqlite:
-        glob = "".join({"[": "[[]", "?": "[?]"}.get(c, c) for c in pattern)
-        return files.c.name.op("GLOB")(glob)
-    like = "".join({"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%"}.get(c, c) for c in pattern)
-    return files.c.name.like(like, escape="\\")
+        return "".join({"[": "[[]", "?": "[?]"}.get(c, c) for c in pattern)
+    return "".join({"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%"}.get(c, c) for c in pattern)
 
 
-def _where(db: Database, vfs: str, folder: str, pattern: str) -> list[ColumnElement[bool]]:
-    clauses = [files.c.vfs == vfs, files.c.folder == folder]
-    name = _name_filter(db, pattern)
-    if name is not None:
-        clauses.append(name)
+def _where(sqlite: bool, filtered: bool) -> list[ColumnElement[bool]]:
+    clauses = [files.c.vfs == bindparam("b_vfs"), files.c.folder == bindparam("b_folder")]
+    if filtered:
+        name: BindParameter[str] = bindparam("b_pattern")
+        clauses.append(files.c.name.op("GLOB")(name) if sqlite else files.c.name.like(name, escape="\\"))
     return clauses
+
+
+@functools.lru_cache(maxsize=64)
+def _page_statement(sqlite: bool, sort: SortKey, descending: bool, filtered: bool) -> Prepared:
+    column = _SORT_COLUMNS[sort]
+    keys: list[ColumnElement[Any]] = [column]
+    if sort in ("read_date", "expiry_date") and sqlite:
+        # Files without the date sort as the largest value (last when ascending). PostgreSQL
+        # does that by default; SQLite needs the null flag first, matching its index (0004).
+        keys.insert(0, column.is_(None))
+    if sort != "name":
+        keys.append(files.c.name)
+    order = [k.desc() if descending else k.asc() for k in keys]
+    query = select(files).where(*_where(sqlite, filtered)).order_by(*order)
+    return Prepared(query.offset(bindparam("b_offset")).limit(bindparam("b_limit")))
+
+
+@functools.lru_cache(maxsize=4)
+def _filtered_count(sqlite: bool) -> Prepared:
+    return Prepared(select(func.count()).select_from(files).where(*_where(sqlite, True)))
 
 
 async def list_files(
@@ -281,25 +303,17 @@ async def list_files(
     limit: int,
 ) -> list[FileRecord]:
     """One page of a folder's files; index-ordered so a page costs O(limit), not O(folder)."""
-    column = _SORT_COLUMNS[sort]
-    keys: list[ColumnElement[Any]] = [column]
-    if sort in ("read_date", "expiry_date") and db.is_sqlite:
-        # Files without the date sort as the largest value (last when ascending). PostgreSQL
-        # does that by default; SQLite needs the null flag first, matching its index (0004).
-        keys.insert(0, column.is_(None))
-    if sort != "name":
-        keys.append(files.c.name)
-    order = [k.desc() if descending else k.asc() for k in keys]
-    query = select(files).where(*_where(db, vfs, folder, pattern)).order_by(*order).offset(offset).limit(limit)
-    async with db.read() as conn:
-        return [_record(r) for r in await conn.execute(query)]
+    name = _name_pattern(db, pattern)
+    statement = _page_statement(db.is_sqlite, sort, descending, name is not None)
+    params = {"b_vfs": vfs, "b_folder": folder, "b_pattern": name, "b_offset": offset, "b_limit": limit}
+    return [_record(r) for r in await db.rows(statement, params)]
 
 
 async def count_files(db: Database, vfs: str, folder: str, pattern: str) -> int:
     """A folder's files: its counter row (one lookup) unless a name filter needs a scan."""
-    if _name_filter(db, pattern) is None:
+    name = _name_pattern(db, pattern)
+    if name is None:
         rows = await db.rows(_FOLDER_COUNT, {"b_vfs": vfs, "b_folder": folder})
-        return int(rows[0][0]) if rows else 0
-    query = select(func.count()).select_from(files).where(*_where(db, vfs, folder, pattern))
-    async with db.read() as conn:
-        return int((await conn.execute(query)).scalar_one())
+    else:
+        rows = await db.rows(_filtered_count(db.is_sqlite), {"b_vfs": vfs, "b_folder": folder, "b_pattern": name})
+    return int(rows[0][0]) if rows else 0
