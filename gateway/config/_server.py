@@ -29,7 +29,7 @@ _SERVER_KEYS = (
     "catalog_durable",
     "http_server",
 )
-_STORAGE_KEYS = ("type", "root", "durable")
+_STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads")
 DEFAULT_STORAGE = "default"
 
 
@@ -81,6 +81,7 @@ def _storages(top: Fields, data_dir: Path) -> dict[str, Storage]:
             type=f.choice("type", ("local",), "local", what="storage type"),
             root=resolve_root(data_dir, root or name),
             durable=f.flag("durable", True),
+            inline_small_reads=f.flag("inline_small_reads", True),
         )
     if not storages:
         storages[DEFAULT_STORAGE] = Storage(DEFAULT_STORAGE, "local", resolve_root(data_dir, "storage"))

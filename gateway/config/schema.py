@@ -62,6 +62,7 @@ class Storage:
     type: Literal["local"]
     root: Path
     durable: bool = True  # fsync file and directory before an upload is acknowledged
+    inline_small_reads: bool = True  # objects up to 64 KiB are read on the event loop
 
 
 @dataclass(frozen=True, slots=True)

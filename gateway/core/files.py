@@ -196,7 +196,7 @@ async def open_download(
     _require_folder(rt, access, target.folder, target.folder_rel)
     record = await _find(rt, access, target)
     try:
-        reader = await rt.mounts.backends[record.storage].open_read(record.storage_key)
+        reader = await rt.mounts.backends[record.storage].open_read(record.storage_key, record.size)
     except InvalidPathError:
         # The key came from the catalog, not the partner: this is storage damage, not a bad request.
         raise IoError(f"Stored object of fileset {record.fileset} is not reachable") from None

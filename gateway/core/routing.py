@@ -26,7 +26,7 @@ MAX_HOPS = 8
 
 async def _copy_bytes(rt: Runtime, source: FileRecord, action: RouteAction) -> StoredObject:
     backend = rt.mounts.backend_for(action.vfs, action.path)
-    reader = await rt.mounts.backends[source.storage].open_read(source.storage_key)
+    reader = await rt.mounts.backends[source.storage].open_read(source.storage_key, source.size)
     try:
         writer = await backend.open_write()
         try:

@@ -62,8 +62,11 @@ class StorageBackend(Protocol):
     async def open_write(self, max_size: int | None = None) -> ObjectWriter:
         """Start a new object under a fresh key. Raises IoError if storage is unusable."""
 
-    async def open_read(self, key: str) -> ObjectReader:
-        """Open an existing object. Raises NotFoundError if it is missing, InvalidPathError for a bad key."""
+    async def open_read(self, key: str, size_hint: int | None = None) -> ObjectReader:
+        """Open an existing object. Raises NotFoundError if it is missing, InvalidPathError for a bad key.
+
+        ``size_hint`` (the size the catalog recorded) lets a backend serve a small object
+        without handing the open to a worker thread."""
 
     async def delete(self, key: str) -> None:
         """Remove an object; a missing object is not an error (deletes are idempotent)."""

@@ -355,10 +355,11 @@ class LocalBackend:
     With ``durable`` false, fsync is skipped (faster, but a crash may lose acknowledged files).
     """
 
-    def __init__(self, name: str, root: Path, durable: bool = True) -> None:
+    def __init__(self, name: str, root: Path, durable: bool = True, inline_small_reads: bool = True) -> None:
         self.name = name
         self.root = Path(root)
         self.durable = durable
+        self.inline_small_reads = inline_small_reads
         self._objects_dir = self.root / "objects"
         self.tmp_dir = self.root / "tmp"
         self._layout_seen = False  # set once a temp file could be created here
@@ -439,12 +440,23 @@ class LocalBackend:
             raise
         return writer
 
-    async def open_read(self, key: str) -> LocalObjectReader:
-        """Open a committed object; raises NotFoundError if missing, InvalidPathError for a bad key, IoError."""
+    async def open_read(self, key: str, size_hint: int | None = None) -> LocalObjectReader:
+        """Open a committed object; raises NotFoundError if missing, InvalidPathError for a bad key, IoError.
+
+        With ``inline_small_reads``, an object the catalog says is small (``size_hint`` up to
+        PREFETCH_MAX) is opened and read right here on the event loop: a few cached system calls,
+        where the hand-off to a worker thread and back measured ~0.4 ms of CPU per download under
+        load (the threads contend for the GIL) and cut small-download throughput by a third. The
+        price is that a cold read stalls the loop for one disk read; storage that can be slow
+        (network file systems) should set ``inline_small_reads: false``.
+        """
         reader = LocalObjectReader()
         try:
             with map_os_errors("Could not open the file"):
-                await asyncio.to_thread(lambda: reader._open_sync(self._resolve(key)))
+                if self.inline_small_reads and size_hint is not None and 0 <= size_hint <= PREFETCH_MAX:
+                    reader._open_sync(self._resolve(key))
+                else:
+                    await asyncio.to_thread(lambda: reader._open_sync(self._resolve(key)))
         except BaseException:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(reader._fd.close)

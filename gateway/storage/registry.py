@@ -27,5 +27,7 @@ def build(config: GatewayConfig, data_dir: Path) -> dict[str, StorageBackend]:
             root.mkdir(parents=True, exist_ok=True)
         elif not root.is_dir():
             raise ConfigurationError(f"storage '{name}': root {root} does not exist or is not a directory")
-        backends[name] = LocalBackend(name, root, durable=storage.durable)
+        backends[name] = LocalBackend(
+            name, root, durable=storage.durable, inline_small_reads=storage.inline_small_reads
+        )
     return backends

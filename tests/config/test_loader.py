@@ -179,9 +179,9 @@ def test_load_config_demo_password_hash_matches_documented_password(demo: Any, u
 
 
 def test_load_config_demo_storage_roots_resolve_against_data_dir(demo: Any, tmp_path: Path) -> None:
-    assert {name: (s.type, s.root, s.durable) for name, s in demo.storages.items()} == {
-        "default": ("local", tmp_path / "data" / "storage" / "default", True),
-        "archive": ("local", tmp_path / "data" / "storage" / "archive", True),
+    assert {name: (s.type, s.root, s.durable, s.inline_small_reads) for name, s in demo.storages.items()} == {
+        "default": ("local", tmp_path / "data" / "storage" / "default", True, True),
+        "archive": ("local", tmp_path / "data" / "storage" / "archive", True, True),
     }
 
 
@@ -603,6 +603,11 @@ BROKEN = [
         put("gateway.yaml", "storages", "default", "durable", value="yes please"),
         "gateway.yaml: storages.default.durable: expected a boolean (true or false), got a string",
         "durable-type",
+    ),
+    case(
+        put("gateway.yaml", "storages", "default", "inline_small_reads", value=1),
+        "gateway.yaml: storages.default.inline_small_reads: expected a boolean (true or false), got an integer",
+        "inline-small-reads-type",
     ),
     # actors.yaml
     case(drop("actors.yaml"), "actors.yaml: file not found (it is required)", "actors-missing"),

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -307,11 +308,41 @@ async def test_open_read_directory_at_key_raises_not_found(backend: LocalBackend
         await backend.open_read(_valid_key())
 
 
-async def test_open_read_fifo_at_key_raises_not_found_without_blocking(backend: LocalBackend) -> None:
+@pytest.mark.parametrize("size_hint", [None, 10], ids=["in-a-thread", "inline"])
+async def test_open_read_fifo_at_key_raises_not_found_without_blocking(
+    backend: LocalBackend, size_hint: int | None
+) -> None:
     (backend.root / _valid_key()).parent.mkdir(parents=True)
     os.mkfifo(backend.root / _valid_key())
     with pytest.raises(NotFoundError):
-        await asyncio.wait_for(backend.open_read(_valid_key()), timeout=5)
+        await asyncio.wait_for(backend.open_read(_valid_key(), size_hint), timeout=5)
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "threaded"])
+@pytest.mark.parametrize(("size", "hint"), [(100, 100), (PREFETCH_MAX, PREFETCH_MAX), (PREFETCH_MAX + 1, 100)])
+async def test_open_read_with_size_hint_serves_the_stored_bytes(
+    tmp_path: Path, inline: bool, size: int, hint: int
+) -> None:
+    """A small hint reads on the event loop (when enabled); a wrong hint (the object is larger
+    than the catalog says) still serves every byte, streamed from the file."""
+    backend = LocalBackend("s", tmp_path / "store", inline_small_reads=inline)
+    (tmp_path / "store").mkdir()
+    data = os.urandom(size)
+    key, _, _ = await _store(backend, data)
+    calls: list[object] = []
+    original = asyncio.to_thread
+
+    async def counting_to_thread(func: Any, /, *args: Any) -> Any:
+        calls.append(func)
+        return await original(func, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("gateway.storage.local.asyncio.to_thread", counting_to_thread)
+        reader = await backend.open_read(key, hint)
+        assert b"".join([c async for c in reader.iter_range(0, size)]) == data
+        await reader.close()
+    assert (reader.local_path is None) == (size <= PREFETCH_MAX)
+    assert (len(calls) == 0) == (inline and size <= PREFETCH_MAX)
 
 
 BAD_KEYS = [
