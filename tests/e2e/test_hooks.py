@@ -226,9 +226,14 @@ def test_command_hostile_file_names_arrive_as_single_arguments(
             quoted = "".join(c if c.isalnum() else f"%{ord(c):02X}" for c in name)
             upload(alice, f"inbox/{quoted}", b"hostile")
         deadline = time.monotonic() + 30
-        while len(list(out.iterdir())) < len(HOSTILE) and time.monotonic() < deadline:
+        # A run is Finished only after its command has exited and the outcome is committed, a
+        # moment after the command wrote its file: wait for both.
+        finished: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            finished = [r for r in runs(ops) if r["status"] == "Finished"]
+            if len(finished) == len(HOSTILE) and len(list(out.iterdir())) == len(HOSTILE):
+                break
             time.sleep(0.1)
-        finished = [r for r in runs(ops) if r["status"] == "Finished"]
     records = [json.loads(p.read_text()) for p in out.iterdir()]
     assert len(records) == len(HOSTILE) and len(finished) == len(HOSTILE)
     assert sorted(r["argv"][0] for r in records) == sorted(HOSTILE)
