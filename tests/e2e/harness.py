@@ -16,7 +16,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,3 +286,16 @@ def assert_envelope(
     assert len(ts) == 24 and ts.endswith("Z") and ts[19] == ".", ts
     if message is not None:
         assert body["message"] == message, body
+
+
+@contextmanager
+def running(gw: Gateway) -> Iterator[Gateway]:
+    """Start ``gw`` and always stop it (SIGTERM, then SIGKILL if it hangs)."""
+    gw.start()
+    try:
+        yield gw
+    finally:
+        try:
+            gw.stop(timeout=40)
+        finally:
+            gw.kill()

@@ -15,30 +15,18 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 import trustme
 
-from tests.e2e.harness import CURL, Curl, Gateway, assert_envelope, default_config, merged
+from tests.e2e.harness import CURL, Curl, Gateway, assert_envelope, default_config, merged, running
 from tests.e2e.test_api import file_path, unique, upload
 
 MiB = 1024 * 1024
 _LISTENING = re.compile(r"listening on \S+ \((\w+)\)")
-
-
-@contextmanager
-def running(gw: Gateway) -> Iterator[Gateway]:
-    gw.start()
-    try:
-        yield gw
-    finally:
-        try:
-            gw.stop(timeout=40)
-        finally:
-            gw.kill()
 
 
 def _server_named(gw: Gateway) -> str:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +25,20 @@ import httpx
 import pytest
 import trustme
 
-from tests.e2e.harness import SERVE, Gateway, assert_envelope, default_config, merged, password, write_config
+from tests.e2e.harness import (
+    SERVE,
+    Gateway,
+    assert_envelope,
+    default_config,
+    merged,
+    password,
+    running,
+    write_config,
+)
 
 BOUNDARY = "e2e-lifecycle-b0uNdArY"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 CONTRACT_MISSING = "Connection contract not configured"
-
-
-@contextmanager
-def running(gw: Gateway) -> Iterator[Gateway]:
-    """Start ``gw`` and always stop it (SIGTERM, then SIGKILL if it hangs)."""
-    gw.start()
-    try:
-        yield gw
-    finally:
-        try:
-            gw.stop(timeout=40)
-        finally:
-            gw.kill()
 
 
 def _temp_files(gw: Gateway) -> list[Path]:
