@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import trustme
 import yaml
 
 from gateway.catalog.passwords import hash_password
@@ -299,3 +301,16 @@ def running(gw: Gateway) -> Iterator[Gateway]:
             gw.stop(timeout=40)
         finally:
             gw.kill()
+
+
+def tls_files(directory: Path) -> tuple[Path, Path, ssl.SSLContext]:
+    """A certificate and key for 127.0.0.1 from a throwaway CA, and a client context trusting it."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    for i, blob in enumerate(leaf.cert_chain_pems):
+        blob.write_to_path(str(cert), append=i > 0)
+    leaf.private_key_pem.write_to_path(str(key))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return cert, key, context

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
-from tests.e2e.harness import CURL, Curl, Gateway, assert_envelope, default_config, merged, running
+from tests.e2e.harness import CURL, Curl, Gateway, assert_envelope, default_config, merged, running, tls_files
 from tests.e2e.test_api import file_path, unique, upload
 
 MiB = 1024 * 1024
@@ -128,14 +127,7 @@ def test_granian_cli_flag_wins_over_config(catalog_url: str | None, tmp_path: Pa
 
 
 def test_granian_cli_flag_with_tls_serves_https(catalog_url: str | None, tmp_path: Path) -> None:
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    for i, blob in enumerate(leaf.cert_chain_pems):
-        blob.write_to_path(str(cert), append=i > 0)
-    leaf.private_key_pem.write_to_path(str(key))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
+    cert, key, context = tls_files(tmp_path)
     context.maximum_version = ssl.TLSVersion.TLSv1_2  # accepted, as under uvicorn
     gw = Gateway(root=tmp_path / "gw", database_url=catalog_url, tls=(cert, key), http_server="granian")
     with running(gw):

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import trustme
 
 from tests.e2e.harness import (
     SERVE,
@@ -33,6 +31,7 @@ from tests.e2e.harness import (
     merged,
     password,
     running,
+    tls_files,
     write_config,
 )
 
@@ -350,14 +349,7 @@ def test_proxy_trusted_peer_forwarded_https_honoured_secure_cookies(gateway: Gat
 
 
 def test_serve_tls_https_contract_works_cookies_secure(catalog_url: str | None, tmp_path: Path) -> None:
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    for i, blob in enumerate(leaf.cert_chain_pems):
-        blob.write_to_path(str(cert), append=i > 0)
-    leaf.private_key_pem.write_to_path(str(key))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
+    cert, key, context = tls_files(tmp_path)
 
     with running(Gateway(root=tmp_path / "gw", database_url=catalog_url, tls=(cert, key))) as gw:
         assert gw.url.startswith("https://")
