@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -39,11 +39,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from gateway.catalog.writerlock import WriterLock
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x6D667467  # arbitrary advisory-lock key shared by every peer
 # The newest revision in migrations/versions (a test keeps the two in step): when the catalog is
 # already there, start-up skips importing Alembic and Mako, ~11 MiB of a process's memory.
 HEAD_REVISION = "0005"
+_BUSY_TIMEOUT_MS = 10_000  # how long SQLite waits for another process's write lock
 
 
 def now_us() -> int:
@@ -160,6 +163,9 @@ class Database:
             self.sync_engine: Engine = create_engine(
                 self.url, echo=echo, pool_size=32, max_overflow=32, connect_args={"check_same_thread": False}
             )
+            database = self.sync_engine.url.database
+            on_disk = database not in (None, "", ":memory:") and not database.startswith("file:")
+            self._writer_lock = WriterLock(Path(database + "-writer.lock") if on_disk and database else None)
             synchronous = "FULL" if durable else "NORMAL"
             event.listen(self.sync_engine, "connect", lambda conn, _: _sqlite_pragmas(conn, synchronous))
         else:
@@ -193,7 +199,7 @@ class Database:
         assert self._write_lock is not None
         async with self._write_lock:
             if self._batch is None:
-                self._batch = _Batch(self.sync_engine)
+                self._batch = await _Batch.open(self.sync_engine, self._writer_lock)
                 asyncio.get_running_loop().create_task(self._commit_batch())
             batch = self._batch
             # Raw savepoints: blocks run one at a time under the lock, so one name serves all.
@@ -270,25 +276,55 @@ class Database:
                 self._reader.close()  # back to the pool, which dispose() then closes
                 self._reader = None
             self.sync_engine.dispose()
+            self._writer_lock.close()
 
 
 class _Batch:
     """One open SQLite transaction shared by the write blocks of one group commit."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.conn = engine.connect()
-        try:
-            self.transaction: Transaction = self.conn.begin()
-            # The driver is in autocommit mode (see _sqlite_pragmas): without this BEGIN, the first
-            # SAVEPOINT would open the transaction and its RELEASE would commit it.
-            self.conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            self.conn.close()
-            raise
+    def __init__(self, conn: Connection, transaction: Transaction, lock: WriterLock) -> None:
+        self.conn = conn
+        self.transaction = transaction
+        self.lock = lock
         self.inline = _Inline(self.conn)
         self.raw = self.inline.raw
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.done.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+
+    @classmethod
+    async def open(cls, engine: Engine, lock: WriterLock) -> _Batch:
+        """Begin the transaction, taking the writer lock and then SQLite's.
+
+        Both are free unless another process (a ``serve --workers`` sibling, a ``migrate``) is
+        writing, and then taking them means waiting for that commit, fsync included: the first try
+        never waits, and only a busy lock is waited for in a thread, so the event loop never blocks.
+        """
+        if not lock.try_acquire():
+            await _in_thread(lock.acquire)
+        try:
+            conn = engine.connect()
+            try:
+                transaction = conn.begin()
+                raw: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
+                # The driver is in autocommit mode (see _sqlite_pragmas): without this BEGIN, the
+                # first SAVEPOINT would open the transaction and its RELEASE would commit it.
+                raw.execute("PRAGMA busy_timeout=0")
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                        raise
+                    raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                    await _in_thread(raw.execute, "BEGIN IMMEDIATE")
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        return cls(conn, transaction, lock)
 
     def commit(self) -> None:
         try:
@@ -298,7 +334,22 @@ class _Batch:
                 self.transaction.rollback()
             raise
         finally:
-            self.conn.close()
+            try:
+                self.conn.close()
+            finally:
+                self.lock.release()
+
+
+async def _in_thread(fn: Callable[..., object], *args: object) -> None:
+    """``fn(*args)`` in a worker thread, waited for to the end even if the caller is cancelled
+    (what it holds, a connection or a lock, is the thread's until it returns)."""
+    call = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        await asyncio.shield(call)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await call
+        raise
 
 
 def _upgrade(conn: Connection) -> None:
@@ -320,6 +371,6 @@ def _sqlite_pragmas(dbapi_conn: Any, synchronous: str) -> None:
     # survives power loss, not just a process crash (NORMAL, when relaxed, only the latter).
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA synchronous={synchronous}")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.catalog import db as catalog_db
 from gateway.catalog.db import Database, sqlite_url
 from gateway.catalog.models import sessions
+from gateway.catalog.writerlock import WriterLock
 
 pytestmark = pytest.mark.anyio
 
@@ -110,3 +112,60 @@ def test_head_revision_constant_matches_the_migration_scripts() -> None:
 async def test_migrate_on_current_catalog_does_not_need_alembic(db: Database) -> None:
     assert await db.current_revision() == catalog_db.HEAD_REVISION
     await db.migrate()  # a no-op: nothing to upgrade
+
+
+async def _write_while_held(db: Database, release: Any) -> None:
+    """A write waits for a lock another process holds, and the event loop keeps running meanwhile."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> None:
+        async with db.write() as conn:
+            await conn.execute(insert(sessions).values(**_row("waited")))
+
+    clock = asyncio.create_task(ticker())
+    writing = asyncio.create_task(write())
+    try:
+        await asyncio.sleep(0.4)
+        assert not writing.done()
+        assert ticks >= 10  # a loop blocked in the busy handler or in flock would not have ticked
+        release()
+        await asyncio.wait_for(writing, 10)
+    finally:
+        clock.cancel()
+    assert "waited" in await _tokens(db)
+
+
+async def test_write_waits_off_the_loop_for_a_sqlite_lock_held_elsewhere(tmp_path: Any) -> None:
+    db = Database(sqlite_url(tmp_path))
+    await db.migrate()
+    other = sqlite3.connect(tmp_path / "catalog.db", isolation_level=None)  # e.g. `mft-gateway migrate`
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        await _write_while_held(db, lambda: other.execute("COMMIT"))
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_write_waits_off_the_loop_for_a_sibling_workers_writer_lock(tmp_path: Any) -> None:
+    db = Database(sqlite_url(tmp_path))
+    await db.migrate()
+    sibling = WriterLock(tmp_path / "catalog.db-writer.lock")  # another open file: flock conflicts
+    assert sibling.try_acquire()
+    try:
+        await _write_while_held(db, sibling.release)
+        # and the other way round: while this process's batch is open, the sibling cannot take it
+        async with db.write() as conn:
+            await conn.execute(insert(sessions).values(**_row("mine")))
+            assert not sibling.try_acquire()
+        assert sibling.try_acquire()
+        sibling.release()
+    finally:
+        sibling.close()
+        await db.dispose()
