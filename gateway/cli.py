@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import socket
 import sys
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from gateway import __version__
 
 def _serve(args: argparse.Namespace) -> int:
     from gateway import logsetup, serve
-    from gateway.app import create_app
     from gateway.config.loader import load_config
     from gateway.errors import ConfigurationError
     from gateway.settings import Settings
@@ -39,22 +37,33 @@ def _serve(args: argparse.Namespace) -> int:
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     http_server = args.http_server or config.server.http_server
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    port = sock.getsockname()[1]
+    workers = args.workers or config.server.workers
     scheme = "https" if settings.tls_certfile else "http"
+
+    def announce(port: int) -> None:
+        if args.port_file:
+            Path(args.port_file).write_text(f"{port}\n")
+        how = f"{http_server}, {workers} workers" if workers > 1 else http_server
+        print(
+            f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port} ({how})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        if workers > 1:
+            from gateway.workers import supervise
+
+            return supervise(settings, http_server, workers, announce)
+        sock = serve.bind(settings.host, settings.port)
+        sock.listen(serve.BACKLOG)
+    except OSError as exc:
+        print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    from gateway.app import create_app
+
     app = create_app(settings)
-    if args.port_file:
-        Path(args.port_file).write_text(f"{port}\n")
-    print(
-        f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port} ({http_server})",
-        file=sys.stderr,
-        flush=True,
-    )
+    announce(sock.getsockname()[1])
     run = serve.run_granian if http_server == "granian" else serve.run_uvicorn
     run(app, sock, settings)
     return 0
@@ -109,8 +118,16 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_count(text: str) -> int:
+    from gateway.config.schema import MAX_WORKERS
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_WORKERS}, got {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
-    from gateway.config.schema import HTTP_SERVERS
+    from gateway.config.schema import HTTP_SERVERS, MAX_WORKERS
 
     p = argparse.ArgumentParser(prog="mft-gateway", description="HTTP managed-file-transfer gateway (/2.0 API)")
     p.add_argument("--version", action="version", version=__version__)
@@ -126,6 +143,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
     s.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     s.add_argument("--http-server", choices=HTTP_SERVERS, help="ASGI server (default: gateway.yaml server.http_server)")
+    s.add_argument(
+        "--workers",
+        type=_worker_count,
+        help=f"processes serving the port, 1-{MAX_WORKERS} (default: gateway.yaml server.workers)",
+    )
     s.set_defaults(func=_serve)
     c = sub.add_parser("check-config", help="validate a configuration folder and print every problem")
     c.add_argument("directory")

@@ -18,15 +18,20 @@ import sys
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure(level: str) -> None:
-    """Send every log record through one queue to stderr; idempotent per process."""
+def configure(level: str, tag: str = "") -> None:
+    """Send every log record through one queue to stderr; idempotent per process.
+
+    ``tag`` (e.g. "worker 1") and the pid go into every line, to tell the processes of one
+    ``serve --workers`` apart.
+    """
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
         root.setLevel(level.upper())
         return
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     target = logging.StreamHandler(sys.stderr)
-    target.setFormatter(logging.Formatter(FORMAT))
+    fmt = FORMAT.replace("%(name)s:", f"%(name)s [{tag}, pid %(process)d]:") if tag else FORMAT
+    target.setFormatter(logging.Formatter(fmt))
     listener = logging.handlers.QueueListener(records, target, respect_handler_level=False)
     for handler in list(root.handlers):
         root.removeHandler(handler)

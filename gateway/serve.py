@@ -22,6 +22,27 @@ from gateway.settings import Settings
 log = logging.getLogger("gateway")
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _DROP_AFTER_CANCEL_SECONDS = 5
+BACKLOG = 2048  # the listen() queue; also granian's cap on connections served at once
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to host:port (port 0: any free one), not yet listening.
+
+    ``reuse_port`` lets several processes' sockets share the port (Linux ``SO_REUSEPORT``: the
+    kernel spreads new connections over the listening ones); every socket of the group must set it.
+    Raises OSError (address in use, not available, no permission).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
@@ -74,7 +95,7 @@ async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings) 
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    backlog = 2048  # as the socket's listen(); also granian's cap on connections served at once
+    backlog = BACKLOG
 
     class _BoundServer(Server):
         def _init_shared_socket(self) -> None:

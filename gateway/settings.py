@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.catalog.db import sqlite_url
-
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -30,6 +28,8 @@ class Settings:
 
     @property
     def catalog_url(self) -> str:
+        from gateway.catalog.db import sqlite_url  # lazily: a workers' supervisor needs no SQLAlchemy
+
         return self.database_url or sqlite_url(self.data_dir.resolve())
 
     def __repr__(self) -> str:

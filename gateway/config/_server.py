@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from gateway.config._fields import Cursor, Fields
-from gateway.config.schema import HTTP_SERVERS, ServerConfig, Storage
+from gateway.config.schema import HTTP_SERVERS, MAX_WORKERS, ServerConfig, Storage
 
 _TOP_KEYS = ("server", "storages")
 _SERVER_KEYS = (
@@ -28,6 +28,7 @@ _SERVER_KEYS = (
     "expiry_sweep_seconds",
     "catalog_durable",
     "http_server",
+    "workers",
 )
 _STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads")
 DEFAULT_STORAGE = "default"
@@ -66,6 +67,7 @@ def _server(f: Fields) -> ServerConfig:
         expiry_sweep_seconds=f.seconds("expiry_sweep_seconds", defaults.expiry_sweep_seconds, zero=True),
         catalog_durable=f.flag("catalog_durable", defaults.catalog_durable),
         http_server=f.choice("http_server", HTTP_SERVERS, defaults.http_server, what="HTTP server"),
+        workers=f.whole("workers", defaults.workers, 1, MAX_WORKERS),
     )
 
 

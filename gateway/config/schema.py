@@ -29,6 +29,7 @@ Protocol = Literal["http", "https"]
 Direction = Literal["input", "output", "both"]
 HttpServer = Literal["uvicorn", "granian"]
 HTTP_SERVERS: tuple[HttpServer, ...] = ("uvicorn", "granian")
+MAX_WORKERS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +201,10 @@ class ServerConfig:
     # uvicorn, or granian, whose ``http.response.pathsend`` lets a whole-file download be sent
     # by the server from the file instead of in chunks through the event loop.
     http_server: HttpServer = "uvicorn"
+    # Processes serving the port (``--workers`` overrides it). Each is a whole gateway (its own
+    # event loop, catalog connections and dispatcher) on a SO_REUSEPORT listener of the same
+    # port, under one supervising ``serve`` process: small-file rates scale with the cores.
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,6 +259,7 @@ def test_load_config_without_gateway_file_uses_default_storage_and_server(tmp_pa
     assert (config.server.dispatch_concurrency, config.server.dispatch_poll_seconds) == (8, 1.0)
     assert config.server.expiry_sweep_seconds == 60.0
     assert config.server.http_server == "uvicorn"
+    assert config.server.workers == 1
 
 
 def test_load_config_single_storage_not_named_default_is_the_vfs_default(tmp_path: Path) -> None:
@@ -281,6 +282,7 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
         "expiry_sweep_seconds": 0,
         "catalog_durable": False,
         "http_server": "granian",
+        "workers": 4,
     }
     config = load_config(_configure(tmp_path, put("gateway.yaml", "server", value=server)), tmp_path)
     assert config.server.session_idle_seconds == 600
@@ -295,6 +297,7 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
     assert isinstance(config.server.expiry_sweep_seconds, float)
     assert config.server.catalog_durable is False
     assert config.server.http_server == "granian"
+    assert config.server.workers == 4
 
 
 def test_load_config_whole_seconds_become_floats(tmp_path: Path) -> None:
@@ -587,6 +590,16 @@ BROKEN = [
         put("gateway.yaml", "server", value={"http_server": "hypercorn"}),
         "gateway.yaml: server.http_server: unknown HTTP server 'hypercorn'. Hint: choose one of: uvicorn, granian",
         "http-server",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"workers": 0}),
+        "gateway.yaml: server.workers: expected a whole number from 1 to 64, got 0",
+        "workers-zero",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"workers": "auto"}),
+        "gateway.yaml: server.workers: expected a whole number from 1 to 64, got a string",
+        "workers-text",
     ),
     case(
         put("gateway.yaml", "server", value={"http_server": True}),
