@@ -138,8 +138,9 @@ class Server:
         return sum(_status_kib(p, "VmRSS") for p in self.pids)
 
     def hwm_kib(self) -> int:
-        """Peak resident set of the main process over its lifetime (VmHWM)."""
-        return _status_kib(self.pids[0], "VmHWM") if self.pids else 0
+        """Peak resident set over their lifetimes (VmHWM), summed over the processes (a gateway with
+        workers: the supervisor and each worker; each may have peaked at a different time)."""
+        return sum(_status_kib(p, "VmHWM") for p in self.pids)
 
     def cpu_seconds(self) -> float:
         return sum(_cpu_ticks(p) for p in self.pids) / CLK_TCK
@@ -257,12 +258,14 @@ BENCH_VFS = "bench"
 FOLDERS = ("/big", "/small", "/list")
 
 
-def gateway_config(durable: bool, password_hash: str, http_server: str = "uvicorn") -> dict[str, dict[str, Any]]:
+def gateway_config(
+    durable: bool, password_hash: str, http_server: str = "uvicorn", workers: int = 1
+) -> dict[str, dict[str, Any]]:
     """One partner user with every permission on a VFS with /big, /small and /list (ACL on)."""
     return {
         "gateway.yaml": {
             # "relaxed" relaxes both: storage fsyncs and the catalog's per-commit sync.
-            "server": {"catalog_durable": durable, "http_server": http_server},
+            "server": {"catalog_durable": durable, "http_server": http_server, "workers": workers},
             "storages": {"default": {"type": "local", "root": "storage/default", "durable": durable}},
         },
         "actors.yaml": {
@@ -294,15 +297,16 @@ def gateway_bin() -> Path:
     return Path(sys.executable).with_name("mft-gateway")
 
 
-def prepare_gateway(root: Path, name: str, durable: bool, http_server: str, password_hash: str) -> Server:
+def prepare_gateway(root: Path, name: str, durable: bool, http_server: str, workers: int, password_hash: str) -> Server:
     """Write the config and create the (empty) catalog; the server starts in :func:`start_gateway`.
 
-    ``http_server`` goes into gateway.yaml (``server.http_server``), as an operator would set it.
+    ``http_server`` and ``workers`` go into gateway.yaml (``server.http_server``, ``server.workers``),
+    as an operator would set them.
     """
     server = Server(name, "gateway", root, durable=durable)
     config = root / "config"
     config.mkdir(parents=True, exist_ok=True)
-    for fname, doc in gateway_config(durable, password_hash, http_server).items():
+    for fname, doc in gateway_config(durable, password_hash, http_server, workers).items():
         (config / fname).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     data = root / "data"
     data.mkdir(exist_ok=True)
