@@ -99,6 +99,29 @@ class _Fd:
 
 
 _WRITEBACK_WINDOW = 8 * 1024 * 1024
+_Piece = bytes | bytearray | memoryview
+_IOV_MAX = 1024  # the fewest iovecs POSIX lets one writev() take
+_BY_REFERENCE = 16 * 1024  # smaller pieces are copied together: a trickling client makes no 10,000-iovec writes
+
+
+def _hash_all(digest: hashlib._Hash, pieces: list[_Piece]) -> None:
+    for piece in pieces:
+        digest.update(piece)  # releases the GIL for pieces over 2 KiB
+
+
+def _write_all(fd: int, pieces: list[_Piece]) -> int:
+    """Write every piece, in order, with as few syscalls as the kernel allows; the byte count."""
+    views = [memoryview(p).cast("B") for p in pieces if len(p)]
+    total, first = 0, 0
+    while first < len(views):
+        done = os.writev(fd, views[first : first + _IOV_MAX])
+        total += done
+        while first < len(views) and done >= len(views[first]):
+            done -= len(views[first])
+            first += 1
+        if done:
+            views[first] = views[first][done:]
+    return total
 
 
 class LocalObjectWriter:
@@ -110,7 +133,8 @@ class LocalObjectWriter:
         self._tmp_path = tmp_path
         self._fd = _Fd()
         self._max_size = max_size
-        self._buffer = bytearray()
+        self._pieces: list[_Piece] = []  # received, not yet handed to the workers
+        self._buffered = 0
         self._hash = hashlib.sha256()
         self._size = 0
         self._state = "open"  # "open" -> "failed" (abortable only) -> "done" (committed or aborted)
@@ -153,22 +177,31 @@ class LocalObjectWriter:
         """Append data; raises LimitExceededError past ``max_size``, QuotaExceededError when the
         disk is full, IoError on other disk failures or once the writer is committed/aborted/failed.
 
-        Full 1 MiB buffers are hashed and written by two worker threads while the caller goes on
-        receiving the next one; at most one buffer is in flight, so memory stays bounded.
+        Every 1 MiB received is hashed and written by two worker threads while the caller goes on
+        receiving the next; at most one such batch is in flight, so memory stays bounded. The
+        batch is the caller's pieces themselves, written with one ``writev``: no copy is made of
+        immutable data (``bytes``, or a view of it), which is what the HTTP servers hand over.
         """
         self._check_open()
         if self._max_size is not None and self._size + len(data) > self._max_size:
             self._state = "failed"
             raise LimitExceededError(f"File exceeds the maximum size of {self._max_size} bytes")
-        self._buffer += data
+        immutable = isinstance(data, bytes) or (isinstance(data, memoryview) and isinstance(data.obj, bytes))
+        if immutable and len(data) >= _BY_REFERENCE:
+            self._pieces.append(data)
+        elif self._pieces and isinstance(self._pieces[-1], bytearray):
+            self._pieces[-1] += data  # ours: a copy made below
+        else:
+            self._pieces.append(bytearray(data))  # also: the caller may reuse a mutable buffer
+        self._buffered += len(data)
         self._size += len(data)
-        if len(self._buffer) >= CHUNK_SIZE:
-            chunk, self._buffer = self._buffer, bytearray()  # hand over, no copy
+        if self._buffered >= CHUNK_SIZE:
+            batch, self._pieces, self._buffered = self._pieces, [], 0
             await self._drain()
             loop = asyncio.get_running_loop()
             self._in_flight = (
-                loop.run_in_executor(None, self._hash.update, chunk),
-                loop.run_in_executor(None, self._append, chunk),
+                loop.run_in_executor(None, _hash_all, self._hash, batch),
+                loop.run_in_executor(None, self._append, batch),
             )
 
     async def _drain(self) -> None:
@@ -184,27 +217,23 @@ class LocalObjectWriter:
             self._state = "failed"
             raise
 
-    def _append(self, data: bytearray) -> None:
+    def _append(self, batch: list[_Piece]) -> None:
         with self._fd.lock:
-            self._write_locked(data)
+            self._write_locked(batch)
 
-    def _write_locked(self, data: bytearray) -> None:
+    def _write_locked(self, batch: list[_Piece]) -> None:
         self._open_locked()
-        view = memoryview(data)
-        fd = self._fd.fd
-        while view:
-            view = view[os.write(fd, view) :]
-        self._written += len(data)
+        self._written += _write_all(self._fd.fd, batch)
         if self._backend.durable and self._written - self._flushed >= _WRITEBACK_WINDOW:
             # Start writing back what is already written, so the final fsync finds little left:
             # a durable upload then runs at disk speed instead of "receive, then flush". It also
             # keeps a big upload from filling the page cache (clean pages are dropped).
-            os.posix_fadvise(fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
+            os.posix_fadvise(self._fd.fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
             self._flushed = self._written
 
-    def _append_locked(self, data: bytearray) -> None:
-        self._hash.update(data)  # releases the GIL for large buffers
-        self._write_locked(data)
+    def _append_locked(self, batch: list[_Piece]) -> None:
+        _hash_all(self._hash, batch)
+        self._write_locked(batch)
 
     async def commit(self) -> StoredObject:
         """Flush, fsync when durable, and rename the object into place.
@@ -220,7 +249,7 @@ class LocalObjectWriter:
             await self._abort_quietly()
             raise
         self._state = "done"
-        tail, self._buffer = self._buffer, bytearray()
+        tail, self._pieces, self._buffered = self._pieces, [], 0
         try:
             with map_os_errors("Could not store the file", not_found=None):
                 return await asyncio.to_thread(self._commit_sync, tail)
@@ -234,7 +263,7 @@ class LocalObjectWriter:
         with contextlib.suppress(GatewayError):
             await self.abort()
 
-    def _commit_sync(self, tail: bytearray) -> StoredObject:
+    def _commit_sync(self, tail: list[_Piece]) -> StoredObject:
         with self._fd.lock:
             self._open_locked()
             if tail:
@@ -265,7 +294,7 @@ class LocalObjectWriter:
         if self._state == "done":
             return
         self._state = "done"
-        self._buffer = bytearray()
+        self._pieces, self._buffered = [], 0
         pending, self._in_flight = self._in_flight, ()
         await asyncio.gather(*pending, return_exceptions=True)  # their errors no longer matter
         with map_os_errors("Could not discard the file", not_found=None):

@@ -119,6 +119,45 @@ async def test_roundtrip_multi_mib_odd_chunks_matches(backend: LocalBackend) -> 
     assert await _read(backend, stored.key) == data
 
 
+async def test_pieces_of_every_kind_are_stored_as_given_even_if_the_caller_reuses_its_buffer(
+    backend: LocalBackend,
+) -> None:
+    """Big immutable pieces are written by reference, others copied: a caller refilling one
+    bytearray between writes (views of it) must not change what was already written."""
+    reused = bytearray(40_000)
+    expected = bytearray()
+    writer = await backend.open_write()
+    for i in range(60):  # > 2 MiB: several batches handed to the worker threads
+        reused[:] = bytes([i]) * len(reused)
+        piece = (memoryview(reused), memoryview(reused)[5:], memoryview(os.urandom(70_000)), memoryview(b"x" * 9))[
+            i % 4
+        ]
+        expected += piece
+        await writer.write(piece)
+    for _ in range(5000):  # a trickle of tiny pieces
+        await writer.write(b"0123456789")
+        expected += b"0123456789"
+    stored = await writer.commit()
+    assert stored.sha256 == hashlib.sha256(expected).hexdigest()
+    assert await _read(backend, stored.key) == bytes(expected)
+
+
+async def test_short_writev_calls_are_continued_where_they_stopped(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write may take fewer bytes than asked (a signal, a quota edge): the rest follows."""
+    real = os.writev
+
+    def short(fd: int, buffers: list[memoryview]) -> int:
+        return real(fd, [buffers[0][:777]])
+
+    monkeypatch.setattr(os, "writev", short)
+    data = os.urandom(2 * MIB + 4321)
+    key, size, sha = await _store(backend, data, piece=100_003)
+    assert (size, sha) == (len(data), hashlib.sha256(data).hexdigest())
+    assert await _read(backend, key) == data
+
+
 @pytest.mark.parametrize(
     ("start", "length"),
     [(0, 0), (0, 1), (1000, 2000), (2 * MIB + 99, 1), (2 * MIB + 100, 0), (0, 2 * MIB + 100), (MIB - 1, MIB + 2)],
