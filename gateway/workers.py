@@ -130,8 +130,7 @@ class _Supervisor:
                     continue
                 _close_ready(worker)
                 lived = now - worker.started
-                pause = 0.0 if lived >= _STEADY_SECONDS else min(self.pauses.get(index, 0.5) * 2, _MAX_PAUSE_SECONDS)
-                self.pauses[index] = pause
+                pause = self.pauses[index] = restart_pause(lived, self.pauses.get(index, 0.0))
                 log.error(
                     "worker %d (pid %d) exited with %s after %.0fs; restarting it in %.0fs",
                     index,
@@ -168,6 +167,15 @@ class _Supervisor:
         return status
 
 
+def restart_pause(lived: float, previous: float) -> float:
+    """Seconds to wait before restarting a worker that lived ``lived`` seconds; ``previous`` is
+    the pause before its last start. No pause after a steady life; else 1 s, doubling up to 30 s
+    while it keeps dying young (also when it dies young again after a steady life)."""
+    if lived >= _STEADY_SECONDS:
+        return 0.0
+    return min(max(previous * 2, 1.0), _MAX_PAUSE_SECONDS)
+
+
 def _close_ready(worker: _Worker) -> None:
     if worker.ready_fd >= 0:
         os.close(worker.ready_fd)
@@ -196,9 +204,12 @@ def supervise(settings: Settings, http_server: str, count: int, on_listening: Ca
         for index in range(count):
             worker = sup.spawn(index)
             if not sup.wait_listening(worker):
-                code = worker.proc.poll()
-                if sup.stopping or code is None:
+                if sup.stopping:
                     return sup.stop_all()
+                try:  # its end of the pipe closed: it is exiting
+                    code = worker.proc.wait(_KILL_MARGIN_SECONDS)
+                except subprocess.TimeoutExpired:
+                    return sup.stop_all() or 1
                 log.error("worker %d exited with %s while starting", index, _describe(code))
                 sup.stop_all()
                 return code if code > 0 else 1

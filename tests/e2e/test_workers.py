@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from gateway.catalog import sessions
+from gateway.workers import restart_pause
 from tests.e2e.harness import SERVE, Curl, Gateway, assert_envelope, default_config, merged, running
 
 WORKERS = 2
@@ -212,6 +213,16 @@ def test_a_worker_that_cannot_start_stops_serve_with_an_error(tmp_path: Path) ->
     assert gw.process is not None and gw.process.returncode != 0
     assert "worker 0 exited with code" in gw.log()
     assert not worker_pids(gw)
+
+
+def test_restart_pause_grows_while_a_worker_keeps_dying_and_resets_after_a_steady_life() -> None:
+    pauses, pause = [], 0.0
+    for _ in range(7):
+        pause = restart_pause(2.0, pause)
+        pauses.append(pause)
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert restart_pause(60.0, 30.0) == 0.0  # lived long: restarted at once
+    assert restart_pause(2.0, 0.0) == 1.0  # and dying young again starts the pauses over
 
 
 def test_workers_flag_out_of_range_is_refused(tmp_path: Path) -> None:
