@@ -167,6 +167,10 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(tmp_path: Path) -> N
         before = worker_pids(gw)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
+        # Until its last thread has exited (a zombie leader is not enough), the kernel may still
+        # queue new connections on the dead worker's socket, to be reset with it: as with any
+        # SO_REUSEPORT server. Once the supervisor has reaped it, that socket is gone.
+        wait_until(lambda: not Path(f"/proc/{victim}").exists(), 10, "the killed worker to be reaped")
         with closing(gw.client("alice")) as client:  # the other worker answers at once
             r = client.put("/2.0/files/inbox/during.txt", files={"file": ("during.txt", b"still here")})
             assert r.status_code == 201
