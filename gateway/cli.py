@@ -51,15 +51,17 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        if workers > 1:
-            from gateway.workers import supervise
-
-            return supervise(settings, http_server, workers, announce)
-        sock = serve.bind(settings.host, settings.port)
-        sock.listen(serve.BACKLOG)
+        # With workers, this socket only reserves the port: each worker listens on its own.
+        sock = serve.bind(settings.host, settings.port, reuse_port=workers > 1)
+        if workers == 1:
+            sock.listen(serve.BACKLOG)
     except OSError as exc:
         print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    if workers > 1:
+        from gateway.workers import supervise
+
+        return supervise(settings, sock, http_server, workers, announce)
     from gateway.app import create_app
 
     app = create_app(settings)

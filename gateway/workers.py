@@ -30,6 +30,7 @@ import os
 import pickle
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -188,15 +189,15 @@ def _describe(returncode: int | None) -> str:
     return f"code {returncode}"
 
 
-def supervise(settings: Settings, http_server: str, count: int, on_listening: Callable[[int], None]) -> int:
-    """Run ``count`` workers on ``settings.host:settings.port`` until SIGTERM/SIGINT; the exit code.
+def supervise(
+    settings: Settings, reserved: socket.socket, http_server: str, count: int, on_listening: Callable[[int], None]
+) -> int:
+    """Run ``count`` workers on the port of ``reserved`` until SIGTERM/SIGINT; the exit code.
 
-    ``on_listening(port)`` runs once every worker listens. Raises OSError if the port cannot be
-    bound (in use, no permission).
+    ``reserved`` is bound with SO_REUSEPORT and not listening; it is held (and closed at the end)
+    so the port stays ours while workers restart. ``on_listening(port)`` runs once every worker
+    listens.
     """
-    from gateway.serve import bind
-
-    reserved = bind(settings.host, settings.port, reuse_port=True)
     port = reserved.getsockname()[1]
     sup = _Supervisor(settings, http_server, port)
     previous = {sig: signal.signal(sig, sup.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
