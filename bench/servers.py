@@ -93,6 +93,7 @@ class Server:
     durable: bool | None = None  # gateway only
     rss_ready_kib: int = 0  # gateway: VmRSS once ready, before any request but /ready
     rss_login_kib: int = 0  # gateway: VmRSS after one login (argon2id)
+    extra_env: dict[str, str] = field(default_factory=dict)  # gateway: e.g. PYTHONPATH (bench/ab.py)
 
     @property
     def url(self) -> str:
@@ -106,7 +107,13 @@ class Server:
         self.root.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.root,  # not the checkout: `python -m` (a gateway's workers) imports from its cwd first
+                start_new_session=True,
             )
         if not any(s is self for s in _RUNNING):
             _RUNNING.append(self)
@@ -297,13 +304,21 @@ def gateway_bin() -> Path:
     return Path(sys.executable).with_name("mft-gateway")
 
 
-def prepare_gateway(root: Path, name: str, durable: bool, http_server: str, workers: int, password_hash: str) -> Server:
+def prepare_gateway(
+    root: Path,
+    name: str,
+    durable: bool,
+    http_server: str,
+    workers: int,
+    password_hash: str,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
     """Write the config and create the (empty) catalog; the server starts in :func:`start_gateway`.
 
     ``http_server`` and ``workers`` go into gateway.yaml (``server.http_server``, ``server.workers``),
     as an operator would set them.
     """
-    server = Server(name, "gateway", root, durable=durable)
+    server = Server(name, "gateway", root, durable=durable, extra_env=dict(extra_env or {}))
     config = root / "config"
     config.mkdir(parents=True, exist_ok=True)
     for fname, doc in gateway_config(durable, password_hash, http_server, workers).items():
@@ -315,7 +330,7 @@ def prepare_gateway(root: Path, name: str, durable: bool, http_server: str, work
         capture_output=True,
         text=True,
         timeout=120,
-        env=_gateway_env(),
+        env=gateway_env(server.extra_env),
     )
     if check.returncode != 0:
         raise RuntimeError(f"bench config rejected:\n{check.stdout}{check.stderr}")
@@ -324,15 +339,18 @@ def prepare_gateway(root: Path, name: str, durable: bool, http_server: str, work
         capture_output=True,
         text=True,
         timeout=120,
-        env=_gateway_env(),
+        env=gateway_env(server.extra_env),
     )
     if migrate.returncode != 0:
         raise RuntimeError(f"migrate failed:\n{migrate.stdout}{migrate.stderr}")
     return server
 
 
-def _gateway_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without ``GATEWAY_*`` (the bench config alone decides), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(extra or {})
+    return env
 
 
 def start_gateway(server: Server) -> Server:
@@ -340,7 +358,7 @@ def start_gateway(server: Server) -> Server:
     port_file.unlink(missing_ok=True)
     args = [str(gateway_bin()), "serve", "--config", str(server.root / "config"), "--data-dir"]
     args += [str(server.root / "data"), "--host", LOOPBACK, "--port", "0", "--port-file", str(port_file)]
-    server.launch(args, env=_gateway_env())
+    server.launch(args, env=gateway_env(server.extra_env))
     deadline = time.monotonic() + 60
     while not server.port and time.monotonic() < deadline:
         assert server.process is not None
