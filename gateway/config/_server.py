@@ -30,7 +30,7 @@ _SERVER_KEYS = (
     "http_server",
     "workers",
 )
-_STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads")
+_STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads", "inline_small_writes")
 DEFAULT_STORAGE = "default"
 
 
@@ -84,6 +84,7 @@ def _storages(top: Fields, data_dir: Path) -> dict[str, Storage]:
             root=resolve_root(data_dir, root or name),
             durable=f.flag("durable", True),
             inline_small_reads=f.flag("inline_small_reads", True),
+            inline_small_writes=f.flag("inline_small_writes", True),
         )
     if not storages:
         storages[DEFAULT_STORAGE] = Storage(DEFAULT_STORAGE, "local", resolve_root(data_dir, "storage"))

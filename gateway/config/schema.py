@@ -64,6 +64,7 @@ class Storage:
     root: Path
     durable: bool = True  # fsync file and directory before an upload is acknowledged
     inline_small_reads: bool = True  # objects up to 64 KiB are read on the event loop
+    inline_small_writes: bool = True  # ... and, unless durable, written there
 
 
 @dataclass(frozen=True, slots=True)

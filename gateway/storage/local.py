@@ -3,7 +3,9 @@
 Layout under the root: ``objects/<xx>/<uuid4 hex>`` for committed objects (``xx`` is the first
 two hex digits of the uuid) and ``tmp/<host>.<pid>.<uuid>.part`` for writes in progress. An object
 appears under its key only through an atomic ``rename`` after the data (and, when durable, the
-file and its directory) have been synced. Every blocking system call runs in a worker thread.
+file and its directory) have been synced. Blocking system calls run in a worker thread, except
+for objects up to 64 KiB where configured (``inline_small_reads``, and ``inline_small_writes``
+without ``durable``): there the thread's hand-off costs more than the calls.
 """
 
 from __future__ import annotations
@@ -252,6 +254,8 @@ class LocalObjectWriter:
         tail, self._pieces, self._buffered = self._pieces, [], 0
         try:
             with map_os_errors("Could not store the file", not_found=None):
+                if self._backend.writes_inline(self._size):
+                    return self._commit_sync(tail)
                 return await asyncio.to_thread(self._commit_sync, tail)
         except BaseException:
             self._state = "failed"
@@ -384,11 +388,19 @@ class LocalBackend:
     With ``durable`` false, fsync is skipped (faster, but a crash may lose acknowledged files).
     """
 
-    def __init__(self, name: str, root: Path, durable: bool = True, inline_small_reads: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        durable: bool = True,
+        inline_small_reads: bool = True,
+        inline_small_writes: bool = True,
+    ) -> None:
         self.name = name
         self.root = Path(root)
         self.durable = durable
         self.inline_small_reads = inline_small_reads
+        self.inline_small_writes = inline_small_writes
         self._objects_dir = self.root / "objects"
         self.tmp_dir = self.root / "tmp"
         self._layout_seen = False  # set once a temp file could be created here
@@ -419,6 +431,17 @@ class LocalBackend:
             if directory.is_symlink() or os.path.realpath(directory) != os.path.join(root, directory.name):
                 logger.error("Storage '%s': %s is a symlink or leaves the root; refusing it", self.name, directory)
                 raise IoError(f"Storage '{self.name}' is not usable")
+
+    def writes_inline(self, size: int) -> bool:
+        """Whether a finished object of ``size`` bytes is stored on the event loop.
+
+        Only without ``durable``: then storing a small object is a create, a write and a rename
+        that land in the page cache, and a worker thread's hand-off costs more CPU than they do
+        (measured with ``bench/ab.py``). A durable commit waits for two fsyncs and always runs
+        in a thread. ``inline_small_writes: false`` is for storage where even those calls can
+        stall, such as a network file system.
+        """
+        return self.inline_small_writes and not self.durable and size <= PREFETCH_MAX
 
     def disk_free(self) -> int:
         """Bytes available to this process on the root's file system (blocking). Raises IoError."""

@@ -28,6 +28,10 @@ def build(config: GatewayConfig, data_dir: Path) -> dict[str, StorageBackend]:
         elif not root.is_dir():
             raise ConfigurationError(f"storage '{name}': root {root} does not exist or is not a directory")
         backends[name] = LocalBackend(
-            name, root, durable=storage.durable, inline_small_reads=storage.inline_small_reads
+            name,
+            root,
+            durable=storage.durable,
+            inline_small_reads=storage.inline_small_reads,
+            inline_small_writes=storage.inline_small_writes,
         )
     return backends

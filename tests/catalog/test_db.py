@@ -169,3 +169,59 @@ async def test_write_waits_off_the_loop_for_a_sibling_workers_writer_lock(tmp_pa
     finally:
         sibling.close()
         await db.dispose()
+
+
+async def test_relaxed_commits_run_on_the_loop_and_checkpoint_in_a_thread(tmp_path: Any) -> None:
+    """Without durability a commit syncs nothing, so it runs inline; SQLite's own checkpoint
+    (which syncs) is off, and the WAL still reaches the database file through the threaded one."""
+    db = Database(sqlite_url(tmp_path), durable=False)
+    await db.migrate()
+    db_file = tmp_path / "catalog.db"
+    threaded: list[str] = []
+    original = asyncio.to_thread
+
+    async def spy(func: Any, /, *args: Any) -> Any:
+        threaded.append(getattr(func, "__name__", repr(func)))
+        return await original(func, *args)
+
+    try:
+        with db.sync_engine.connect() as sync_conn:
+            assert sync_conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        await asyncio.sleep(catalog_db._CHECKPOINT_SECONDS)  # let migrate()'s checkpoint window pass
+        size_before = db_file.stat().st_size
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("gateway.catalog.db.asyncio.to_thread", spy)
+            for i in range(300):
+                async with db.write() as conn:
+                    await conn.execute(insert(sessions).values(**_row(f"relaxed-{i:04d}-" + "x" * 200)))
+            assert db._checkpoint is not None
+            await db._checkpoint
+        assert "commit" not in threaded
+        assert threaded == ["_checkpoint_sync"]  # one: the next is due only after _CHECKPOINT_SECONDS
+        assert db_file.stat().st_size > size_before + 300 * 200, "the rows never left the WAL"
+        assert len(await _tokens(db)) == 300
+    finally:
+        await db.dispose()
+
+
+async def test_durable_commits_run_in_a_thread_with_sqlites_checkpoints(tmp_path: Any) -> None:
+    db = Database(sqlite_url(tmp_path), durable=True)
+    await db.migrate()
+    threaded: list[str] = []
+    original = asyncio.to_thread
+
+    async def spy(func: Any, /, *args: Any) -> Any:
+        threaded.append(getattr(func, "__name__", repr(func)))
+        return await original(func, *args)
+
+    try:
+        with db.sync_engine.connect() as sync_conn:
+            assert sync_conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("gateway.catalog.db.asyncio.to_thread", spy)
+            async with db.write() as conn:
+                await conn.execute(insert(sessions).values(**_row("durable")))
+        assert threaded == ["commit"]
+        assert db._checkpoint is None
+    finally:
+        await db.dispose()

@@ -179,9 +179,12 @@ def test_load_config_demo_password_hash_matches_documented_password(demo: Any, u
 
 
 def test_load_config_demo_storage_roots_resolve_against_data_dir(demo: Any, tmp_path: Path) -> None:
-    assert {name: (s.type, s.root, s.durable, s.inline_small_reads) for name, s in demo.storages.items()} == {
-        "default": ("local", tmp_path / "data" / "storage" / "default", True, True),
-        "archive": ("local", tmp_path / "data" / "storage" / "archive", True, True),
+    storages = {
+        n: (s.type, s.root, s.durable, s.inline_small_reads, s.inline_small_writes) for n, s in demo.storages.items()
+    }
+    assert storages == {
+        "default": ("local", tmp_path / "data" / "storage" / "default", True, True, True),
+        "archive": ("local", tmp_path / "data" / "storage" / "archive", True, True, True),
     }
 
 
@@ -621,6 +624,11 @@ BROKEN = [
         put("gateway.yaml", "storages", "default", "inline_small_reads", value=1),
         "gateway.yaml: storages.default.inline_small_reads: expected a boolean (true or false), got an integer",
         "inline-small-reads-type",
+    ),
+    case(
+        put("gateway.yaml", "storages", "default", "inline_small_writes", value="no"),
+        "gateway.yaml: storages.default.inline_small_writes: expected a boolean (true or false), got a string",
+        "inline-small-writes-type",
     ),
     # actors.yaml
     case(drop("actors.yaml"), "actors.yaml: file not found (it is required)", "actors-missing"),

@@ -384,6 +384,58 @@ async def test_open_read_with_size_hint_serves_the_stored_bytes(
     assert (len(calls) == 0) == (inline and size <= PREFETCH_MAX)
 
 
+@pytest.mark.parametrize(
+    ("durable", "inline", "size", "in_thread"),
+    [
+        (False, True, 100, False),
+        (False, True, PREFETCH_MAX, False),
+        (False, True, PREFETCH_MAX + 1, True),
+        (False, False, 100, True),
+        (True, True, 100, True),  # a durable commit fsyncs: never on the event loop
+    ],
+    ids=["relaxed-small", "relaxed-limit", "relaxed-larger", "relaxed-threaded", "durable"],
+)
+async def test_commit_runs_on_the_loop_only_for_small_relaxed_writes(
+    tmp_path: Path, durable: bool, inline: bool, size: int, in_thread: bool
+) -> None:
+    backend = LocalBackend("s", tmp_path / "store", durable=durable, inline_small_writes=inline)
+    (tmp_path / "store").mkdir()
+    backend.ensure_layout()
+    data = os.urandom(size)
+    writer = await backend.open_write()
+    calls: list[object] = []
+    original = asyncio.to_thread
+
+    async def counting_to_thread(func: Any, /, *args: Any) -> Any:
+        calls.append(func)
+        return await original(func, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("gateway.storage.local.asyncio.to_thread", counting_to_thread)
+        await writer.write(data[:10])
+        await writer.write(data[10:])
+        stored = await writer.commit()
+    assert (len(calls) > 0) == in_thread
+    assert (stored.size, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+    assert await _read(backend, stored.key) == data
+    assert os.listdir(backend.tmp_dir) == []
+
+
+async def test_inline_commit_failure_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A relaxed small commit that fails on the loop (here: the object directory cannot be
+    made) maps the error and removes its temp file, exactly as the threaded one does."""
+    backend = LocalBackend("s", tmp_path / "store", durable=False)
+    (tmp_path / "store").mkdir()
+    backend.ensure_layout()
+    writer = await backend.open_write()
+    await writer.write(b"x" * 100)
+    subdir = backend.root / os.path.dirname(writer.key)
+    subdir.write_bytes(b"a file where the object directory belongs")
+    with pytest.raises(IoError):
+        await writer.commit()
+    assert os.listdir(backend.tmp_dir) == []
+
+
 BAD_KEYS = [
     "../x",
     "/etc/passwd",
