@@ -121,10 +121,12 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _worker_count(text: str) -> int:
-    from gateway.config.schema import MAX_WORKERS
+    from gateway.config.schema import MAX_WORKERS, auto_workers
 
+    if text == "auto":
+        return auto_workers()
     if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_WORKERS}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number from 1 to {MAX_WORKERS}, got {text!r}")
     return int(text)
 
 
@@ -148,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--workers",
         type=_worker_count,
-        help=f"processes serving the port, 1-{MAX_WORKERS} (default: gateway.yaml server.workers)",
+        help=f"processes serving the port: 1-{MAX_WORKERS}, or auto (one per CPU); default: server.workers",
     )
     s.set_defaults(func=_serve)
     c = sub.add_parser("check-config", help="validate a configuration folder and print every problem")

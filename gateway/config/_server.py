@@ -12,8 +12,8 @@ import ipaddress
 import os
 from pathlib import Path
 
-from gateway.config._fields import Cursor, Fields
-from gateway.config.schema import HTTP_SERVERS, MAX_WORKERS, ServerConfig, Storage
+from gateway.config._fields import Cursor, Fields, describe
+from gateway.config.schema import HTTP_SERVERS, MAX_WORKERS, ServerConfig, Storage, auto_workers
 
 _TOP_KEYS = ("server", "storages")
 _SERVER_KEYS = (
@@ -67,8 +67,18 @@ def _server(f: Fields) -> ServerConfig:
         expiry_sweep_seconds=f.seconds("expiry_sweep_seconds", defaults.expiry_sweep_seconds, zero=True),
         catalog_durable=f.flag("catalog_durable", defaults.catalog_durable),
         http_server=f.choice("http_server", HTTP_SERVERS, defaults.http_server, what="HTTP server"),
-        workers=f.whole("workers", defaults.workers, 1, MAX_WORKERS),
+        workers=_workers(f, defaults.workers),
     )
+
+
+def _workers(f: Fields, default: int) -> int:
+    value = f.get("workers")
+    if value == "auto":
+        return auto_workers()
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WORKERS):
+        return default if value is None else value
+    f.at("workers").error(f"expected 'auto' or a whole number from 1 to {MAX_WORKERS}, got {describe(value)}")
+    return default
 
 
 def _storages(top: Fields, data_dir: Path) -> dict[str, Storage]:

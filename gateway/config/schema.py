@@ -7,6 +7,7 @@ is the only place that knows the YAML layout; everything else reads these datacl
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -30,6 +31,12 @@ Direction = Literal["input", "output", "both"]
 HttpServer = Literal["uvicorn", "granian"]
 HTTP_SERVERS: tuple[HttpServer, ...] = ("uvicorn", "granian")
 MAX_WORKERS = 64
+
+
+def auto_workers() -> int:
+    """``workers: auto``: one per CPU this process may run on (its affinity, as containers and
+    ``taskset`` restrict it), at most MAX_WORKERS."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +212,7 @@ class ServerConfig:
     # Processes serving the port (``--workers`` overrides it). Each is a whole gateway (its own
     # event loop, catalog connections and dispatcher) on a SO_REUSEPORT listener of the same
     # port, under one supervising ``serve`` process: small-file rates scale with the cores.
+    # ``auto`` in the file is resolved at load (auto_workers).
     workers: int = 1
 
 

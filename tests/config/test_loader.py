@@ -16,6 +16,7 @@ import pytest
 import yaml
 from argon2 import PasswordHasher
 
+from gateway import cli
 from gateway.config._sizes import parse_size
 from gateway.config.loader import collect_errors, load_config
 from gateway.config.schema import AclEntry, Folder, Permission, Retention, ServerConfig
@@ -301,6 +302,18 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
     assert config.server.catalog_durable is False
     assert config.server.http_server == "granian"
     assert config.server.workers == 4
+
+
+@pytest.mark.parametrize(("cpus", "expected"), [({0}, 1), ({0, 1, 5}, 3), (set(range(100)), 64)])
+def test_workers_auto_is_one_per_usable_cpu_in_the_file_and_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: set[int], expected: int
+) -> None:
+    """``auto`` follows the process's CPU affinity (what a container or taskset allows), not the
+    machine's CPU count, and stays within the 64-worker limit."""
+    monkeypatch.setattr("gateway.config.schema.os.sched_getaffinity", lambda pid: cpus)
+    auto = put("gateway.yaml", "server", value={"workers": "auto"})
+    assert load_config(_configure(tmp_path, auto), tmp_path).server.workers == expected
+    assert cli.parser().parse_args(["serve", "--workers", "auto"]).workers == expected
 
 
 def test_load_config_whole_seconds_become_floats(tmp_path: Path) -> None:
@@ -596,12 +609,12 @@ BROKEN = [
     ),
     case(
         put("gateway.yaml", "server", value={"workers": 0}),
-        "gateway.yaml: server.workers: expected a whole number from 1 to 64, got 0",
+        "gateway.yaml: server.workers: expected 'auto' or a whole number from 1 to 64, got 0",
         "workers-zero",
     ),
     case(
-        put("gateway.yaml", "server", value={"workers": "auto"}),
-        "gateway.yaml: server.workers: expected a whole number from 1 to 64, got a string",
+        put("gateway.yaml", "server", value={"workers": "all"}),
+        "gateway.yaml: server.workers: expected 'auto' or a whole number from 1 to 64, got a string",
         "workers-text",
     ),
     case(

@@ -234,4 +234,4 @@ def test_workers_flag_out_of_range_is_refused(tmp_path: Path) -> None:
         [str(SERVE), "serve", "--config", str(tmp_path), "--workers", "0"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
-    assert "--workers: expected a whole number from 1 to 64, got '0'" in done.stderr
+    assert "--workers: expected 'auto' or a whole number from 1 to 64, got '0'" in done.stderr
