@@ -12,6 +12,7 @@ from gateway.catalog import db as catalog_db
 from gateway.catalog.db import Database, sqlite_url
 from gateway.catalog.models import sessions
 from gateway.catalog.writerlock import WriterLock
+from tests.handoffs import thread_handoffs
 
 pytestmark = pytest.mark.anyio
 
@@ -177,20 +178,12 @@ async def test_relaxed_commits_run_on_the_loop_and_checkpoint_in_a_thread(tmp_pa
     db = Database(sqlite_url(tmp_path), durable=False)
     await db.migrate()
     db_file = tmp_path / "catalog.db"
-    threaded: list[str] = []
-    original = asyncio.to_thread
-
-    async def spy(func: Any, /, *args: Any) -> Any:
-        threaded.append(getattr(func, "__name__", repr(func)))
-        return await original(func, *args)
-
     try:
         with db.sync_engine.connect() as sync_conn:
             assert sync_conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
         await asyncio.sleep(catalog_db._CHECKPOINT_SECONDS)  # let migrate()'s checkpoint window pass
         size_before = db_file.stat().st_size
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("gateway.catalog.db.asyncio.to_thread", spy)
+        with thread_handoffs("gateway.catalog.db") as threaded:
             for i in range(300):
                 async with db.write() as conn:
                     await conn.execute(insert(sessions).values(**_row(f"relaxed-{i:04d}-" + "x" * 200)))
@@ -207,18 +200,10 @@ async def test_relaxed_commits_run_on_the_loop_and_checkpoint_in_a_thread(tmp_pa
 async def test_durable_commits_run_in_a_thread_with_sqlites_checkpoints(tmp_path: Any) -> None:
     db = Database(sqlite_url(tmp_path), durable=True)
     await db.migrate()
-    threaded: list[str] = []
-    original = asyncio.to_thread
-
-    async def spy(func: Any, /, *args: Any) -> Any:
-        threaded.append(getattr(func, "__name__", repr(func)))
-        return await original(func, *args)
-
     try:
         with db.sync_engine.connect() as sync_conn:
             assert sync_conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("gateway.catalog.db.asyncio.to_thread", spy)
+        with thread_handoffs("gateway.catalog.db") as threaded:
             async with db.write() as conn:
                 await conn.execute(insert(sessions).values(**_row("durable")))
         assert threaded == ["commit"]

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,6 +24,7 @@ from gateway.errors import (
 from gateway.storage.base import CHUNK_SIZE, ObjectReader, ObjectWriter, StorageBackend
 from gateway.storage.errors import map_os_errors
 from gateway.storage.local import PREFETCH_MAX, LocalBackend, LocalObjectWriter, _hostname
+from tests.handoffs import thread_handoffs
 
 pytestmark = pytest.mark.anyio
 
@@ -368,15 +368,7 @@ async def test_open_read_with_size_hint_serves_the_stored_bytes(
     (tmp_path / "store").mkdir()
     data = os.urandom(size)
     key, _, _ = await _store(backend, data)
-    calls: list[object] = []
-    original = asyncio.to_thread
-
-    async def counting_to_thread(func: Any, /, *args: Any) -> Any:
-        calls.append(func)
-        return await original(func, *args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("gateway.storage.local.asyncio.to_thread", counting_to_thread)
+    with thread_handoffs("gateway.storage.local") as calls:
         reader = await backend.open_read(key, hint)
         assert b"".join([c async for c in reader.iter_range(0, size)]) == data
         await reader.close()
@@ -403,15 +395,7 @@ async def test_commit_runs_on_the_loop_only_for_small_relaxed_writes(
     backend.ensure_layout()
     data = os.urandom(size)
     writer = await backend.open_write()
-    calls: list[object] = []
-    original = asyncio.to_thread
-
-    async def counting_to_thread(func: Any, /, *args: Any) -> Any:
-        calls.append(func)
-        return await original(func, *args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("gateway.storage.local.asyncio.to_thread", counting_to_thread)
+    with thread_handoffs("gateway.storage.local") as calls:
         await writer.write(data[:10])
         await writer.write(data[10:])
         stored = await writer.commit()
