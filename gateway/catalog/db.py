@@ -236,7 +236,7 @@ class Database:
                     await asyncio.to_thread(batch.commit)  # the fsync: off the loop
                 else:
                     # Nothing to sync (synchronous=NORMAL, no checkpoint: see _sqlite_pragmas): it
-                    # takes less CPU than handing it to a thread, ~0.3 ms under load.
+                    # takes less CPU than the hand-off to a thread would (bench/ab.py measures it).
                     batch.commit()
                     self._start_checkpoint()
             except BaseException as exc:
