@@ -150,3 +150,14 @@ Index("ix_runs_ordering", runs.c.ordering_key, runs.c.id)
 Index("ix_runs_contract", runs.c.contract, runs.c.id)
 Index("ix_runs_fileset", runs.c.fileset)
 Index("ix_runs_event", runs.c.event_id)
+
+# The jti of every accepted client assertion (RFC 7523) until it expires: the primary key refuses a
+# replay on every peer (gateway/catalog/replay.py).
+assertion_jtis = Table(
+    "assertion_jtis",
+    metadata,
+    Column("issuer", String(255), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_assertion_jtis_expires", assertion_jtis.c.expires_at)
