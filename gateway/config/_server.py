@@ -29,6 +29,8 @@ _SERVER_KEYS = (
     "catalog_durable",
     "http_server",
     "workers",
+    "client_assertion_max_lifetime_seconds",
+    "client_assertion_leeway_seconds",
 )
 _STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads", "inline_small_writes")
 DEFAULT_STORAGE = "default"
@@ -68,6 +70,12 @@ def _server(f: Fields) -> ServerConfig:
         catalog_durable=f.flag("catalog_durable", defaults.catalog_durable),
         http_server=f.choice("http_server", HTTP_SERVERS, defaults.http_server, what="HTTP server"),
         workers=_workers(f, defaults.workers),
+        client_assertion_max_lifetime_seconds=f.whole(
+            "client_assertion_max_lifetime_seconds", defaults.client_assertion_max_lifetime_seconds, 1, 3600
+        ),
+        client_assertion_leeway_seconds=f.whole(
+            "client_assertion_leeway_seconds", defaults.client_assertion_leeway_seconds, 0, 300
+        ),
     )
 
 

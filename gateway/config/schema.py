@@ -214,6 +214,10 @@ class ServerConfig:
     # port, under one supervising ``serve`` process: small-file rates scale with the cores.
     # ``auto`` in the file is resolved at load (auto_workers).
     workers: int = 1
+    # private_key_jwt client assertions (docs/machine-access-assertions.md): the longest lifetime
+    # (exp - iat, or exp - now without iat) accepted, and the clock skew allowed on exp/nbf/iat.
+    client_assertion_max_lifetime_seconds: int = 600
+    client_assertion_leeway_seconds: int = 30
 
 
 @dataclass(frozen=True, slots=True)
