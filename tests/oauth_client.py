@@ -18,6 +18,7 @@ claims (a value of ``DROP`` removes one), ``headers={...}`` likewise for the hea
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 import uuid
@@ -104,10 +105,16 @@ class ClientKey:
 
     def sign(self, header: Mapping[str, Any], payload: bytes) -> str:
         """A compact JWS of ``payload`` under exactly ``header``, signed with this key."""
-        algorithm = get_default_algorithms()[self.alg]
         signing_input = _b64(json.dumps(header).encode()) + "." + _b64(payload)
-        signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(self.private_pem))
-        return signing_input + "." + _b64(signature)
+        algorithm, key = _signer(self.alg, self.private_pem)
+        return signing_input + "." + _b64(algorithm.sign(signing_input.encode(), key))
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(alg: str, pem: str) -> tuple[Any, Any]:
+    """The algorithm and the parsed private key: parsing an RSA key checks it, ~50 ms each time."""
+    algorithm = get_default_algorithms()[alg]
+    return algorithm, algorithm.prepare_key(pem)
 
 
 def _b64(data: bytes) -> str:

@@ -16,19 +16,29 @@ every expired row. The table thus holds about the assertions of the last maximum
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import weakref
 
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from gateway.catalog.db import Database, now_us
+from gateway.catalog.db import Database, Prepared, now_us
 from gateway.catalog.models import assertion_jtis
 
 log = logging.getLogger("gateway.catalog")
 MAX_LENGTH = 255  # characters of an issuer or a jti (the columns' size)
 PURGE_SECONDS = 60.0
 _last_purge: weakref.WeakKeyDictionary[Database, float] = weakref.WeakKeyDictionary()
+
+_DROP_EXPIRED_PAIR = Prepared(
+    delete(assertion_jtis).where(
+        (assertion_jtis.c.issuer == bindparam("b_issuer"))
+        & (assertion_jtis.c.jti == bindparam("b_jti"))
+        & (assertion_jtis.c.expires_at <= bindparam("b_now"))
+    )
+)
+_INSERT = Prepared(insert(assertion_jtis), columns=("issuer", "jti", "expires_at"))
 
 
 async def remember(db: Database, issuer: str, jti: str, expires_at: int) -> bool:
@@ -41,18 +51,11 @@ async def remember(db: Database, issuer: str, jti: str, expires_at: int) -> bool
     for what, value in (("issuer", issuer), ("jti", jti)):
         if not value or len(value) > MAX_LENGTH or not value.isprintable():
             raise ValueError(f"{what} must be 1 to {MAX_LENGTH} printable characters")
-    now = now_us()
     try:
         async with db.write() as conn:
-            await conn.execute(
-                delete(assertion_jtis).where(
-                    (assertion_jtis.c.issuer == issuer)
-                    & (assertion_jtis.c.jti == jti)
-                    & (assertion_jtis.c.expires_at <= now)
-                )
-            )
-            await conn.execute(insert(assertion_jtis).values(issuer=issuer, jti=jti, expires_at=expires_at))
-    except IntegrityError:
+            await conn.run(_DROP_EXPIRED_PAIR, {"b_issuer": issuer, "b_jti": jti, "b_now": now_us()})
+            await conn.run(_INSERT, {"issuer": issuer, "jti": jti, "expires_at": expires_at})
+    except (IntegrityError, sqlite3.IntegrityError):  # the latter from SQLite's prepared path
         return False
     await _purge_if_due(db)
     return True
