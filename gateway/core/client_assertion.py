@@ -59,7 +59,8 @@ class AssertionKey:
 
     ``kid`` values are unique among one client's keys. ``public_key_pem`` is a SubjectPublicKeyInfo
     PEM (``-----BEGIN PUBLIC KEY-----``): a P-256 key for ES256, an RSA key of at least 2048 bits for
-    RS256. :func:`check_key` says whether a key is usable; call it when loading the configuration.
+    RS256. :func:`check_key` says whether a key is usable, :func:`check_client` whether a client's
+    keys are; the configuration loader calls the latter.
     """
 
     kid: str
@@ -89,6 +90,25 @@ def check_key(key: AssertionKey) -> None:
     _public_key(key.public_key_pem, key.alg)
 
 
+def check_client(client_id: str, keys: Sequence[AssertionKey]) -> None:
+    """ValueError unless a client so registered can authenticate: a client id that fits the replay
+    record (1 to 255 printable characters), at least one key, every key usable (:func:`check_key`)
+    and no ``kid`` twice. The configuration loader calls it for each ``private_key_jwt`` client."""
+    if not client_id or len(client_id) > replay.MAX_LENGTH or not client_id.isprintable():
+        raise ValueError(f"the client id must be 1 to {replay.MAX_LENGTH} printable characters")
+    if not keys:
+        raise ValueError("a private_key_jwt client needs at least one public key")
+    seen: set[str] = set()
+    for key in keys:
+        if key.kid in seen:
+            raise ValueError(f"key id {key.kid!r} is registered twice")
+        seen.add(key.kid)
+        try:
+            check_key(key)
+        except ValueError as exc:
+            raise ValueError(f"key {key.kid!r}: {exc}") from None
+
+
 async def verify(
     rt: Runtime,
     assertion: str,
@@ -99,11 +119,15 @@ async def verify(
 ) -> str:
     """The authenticated client id, or ``AssertionError_``.
 
-    ``keys`` maps each client id to its registered keys; ``audiences`` are the token endpoint URLs
-    this request may be addressed to (compared exactly, as strings); ``client_id`` is the one the
-    request named, if any (it must then equal ``iss`` and ``sub``). The lifetime limit and the
-    leeway come from ``rt.config.server`` (``client_assertion_max_lifetime_seconds``,
-    ``client_assertion_leeway_seconds``).
+    ``keys`` maps each client id to its registered keys (each client checked by
+    :func:`check_client` when the configuration was loaded); ``audiences`` are the token endpoint
+    URLs this request may be addressed to (compared exactly, as strings; none refuses everything);
+    ``client_id`` is the one the request named, if any (it must then equal ``iss`` and ``sub``). The
+    lifetime limit and the leeway come from ``rt.config.server``
+    (``client_assertion_max_lifetime_seconds``, ``client_assertion_leeway_seconds``).
+
+    The caller answers every refusal alike (``invalid_client``), logs ``reason``, and counts it as a
+    failed credential check; the client id it may log is the returned one, never ``iss`` unchecked.
 
     Only an assertion that passes every other check is recorded: its ``jti`` is then spent on every
     peer, and a second :func:`verify` of it (concurrent or not, here or elsewhere) is refused with

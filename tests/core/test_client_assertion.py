@@ -23,6 +23,7 @@ from gateway.core.client_assertion import (
     MAX_ASSERTION_BYTES,
     AssertionError_,
     AssertionKey,
+    check_client,
     check_key,
     verify,
 )
@@ -460,6 +461,21 @@ def test_client_assertion_check_key_refuses_weak_and_foreign_curve_keys() -> Non
     p384 = public_pem(ec.generate_private_key(ec.SECP384R1()))
     with pytest.raises(ValueError, match="P-256"):
         check_key(AssertionKey("k", "ES256", p384))
+
+
+def test_client_assertion_check_client_refuses_what_verify_could_not_use(es: ClientKey, es2: ClientKey) -> None:
+    check_client(CLIENT, [es.assertion_key(), es2.assertion_key()])
+    check_client("c" * 255, [es.assertion_key()])
+    for client_id, message in (("", "client id"), ("c" * 256, "client id"), ("a\tb", "client id")):
+        with pytest.raises(ValueError, match=message):
+            check_client(client_id, [es.assertion_key()])
+    with pytest.raises(ValueError, match="at least one"):
+        check_client(CLIENT, [])
+    twin = replace(es2.assertion_key(), kid=es.kid)
+    with pytest.raises(ValueError, match="'es-1' is registered twice"):
+        check_client(CLIENT, [es.assertion_key(), twin])
+    with pytest.raises(ValueError, match="key 'bad': not a PEM"):
+        check_client(CLIENT, [es.assertion_key(), AssertionKey("bad", "ES256", "junk")])
 
 
 # --- replay across peers ----------------------------------------------------------------------
