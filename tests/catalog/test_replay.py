@@ -106,3 +106,22 @@ async def test_replay_remember_refuses_values_the_columns_cannot_hold(db: Databa
 async def test_replay_remember_accepts_the_longest_values(db: Database) -> None:
     assert await replay.remember(db, "i" * 255, "é" * 255, now_us() + _MINUTE_US)
     assert not await replay.remember(db, "i" * 255, "é" * 255, now_us() + _MINUTE_US)
+
+
+async def test_replay_migration_downgrades_and_upgrades_again(db: Database) -> None:
+    from sqlalchemy import inspect
+
+    from tests.catalog.test_files import _run_alembic
+
+    async def tables() -> set[str]:
+        if db.async_engine is not None:
+            async with db.async_engine.connect() as conn:
+                return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        return set(inspect(db.sync_engine).get_table_names())
+
+    assert "assertion_jtis" in await tables()
+    await _run_alembic(db, "downgrade", "0005")
+    assert "assertion_jtis" not in await tables()
+    await _run_alembic(db, "upgrade", "head")
+    assert await replay.remember(db, "c", "j", now_us() + _MINUTE_US)
+    assert not await replay.remember(db, "c", "j", now_us() + _MINUTE_US)
