@@ -121,7 +121,8 @@ async def verify(
 
     ``keys`` maps each client id to its registered keys (each client checked by
     :func:`check_client` when the configuration was loaded); ``audiences`` are the token endpoint
-    URLs this request may be addressed to (compared exactly, as strings; none refuses everything);
+    URLs this request may be addressed to (compared exactly, as strings; none refuses everything),
+    taken from configuration, not from the request's Host header;
     ``client_id`` is the one the request named, if any (it must then equal ``iss`` and ``sub``). The
     lifetime limit and the leeway come from ``rt.config.server``
     (``client_assertion_max_lifetime_seconds``, ``client_assertion_leeway_seconds``).
