@@ -18,7 +18,7 @@ client signs a short-lived JWT with its private key; the gateway holds only the 
   (gateway/catalog/replay.py).
 
 Every refusal is an :class:`AssertionError_` whose ``reason`` is a fixed phrase (plus numbers at
-most): it never contains the assertion or any value taken from it, so it can be logged as is.
+most): it never contains the assertion or any text taken from it, so it can be logged as is.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (binascii.Error, ValueError, RecursionError):  # ValueError: UnicodeDecodeError, JSONDecodeError
         raise AssertionError_(f"{what} is not valid base64url JSON without duplicate names") from None
     if not isinstance(value, dict):
         raise AssertionError_(f"{what} is not a JSON object")

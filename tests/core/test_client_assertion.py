@@ -408,6 +408,8 @@ async def test_client_assertion_oversized_is_refused_before_parsing(rt: Runtime,
         _compact({"alg": "ES256"}, "[1]"),
         _compact({"alg": "ES256"}, '"claims"'),
         _compact({"alg": "ES256"}, '{"iss": NaN}'),
+        _compact({"alg": "ES256"}, "[" * 3000 + "]" * 3000),  # deeper than the JSON parser recurses
+        _compact("[" * 3000 + "]" * 3000, "{}"),
     ],
 )
 async def test_client_assertion_malformed_is_refused(rt: Runtime, es: ClientKey, token: str) -> None:
