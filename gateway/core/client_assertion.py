@@ -147,7 +147,7 @@ async def verify(
         raise AssertionError_("the selected registered key is unusable (check_key says why)") from None
     try:
         jwt.PyJWS().decode_complete(assertion, public_key, algorithms=[key.alg])
-    except jwt.InvalidTokenError:
+    except jwt.PyJWTError:
         raise AssertionError_("signature does not verify with the selected key") from None
 
     server = rt.config.server

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -414,6 +415,41 @@ async def test_client_assertion_oversized_is_refused_before_parsing(rt: Runtime,
 )
 async def test_client_assertion_malformed_is_refused(rt: Runtime, es: ClientKey, token: str) -> None:
     await _refused(rt, token, _keys(es))
+
+
+async def test_client_assertion_mangled_assertions_are_refusals_never_crashes(
+    rt: Runtime, es: ClientKey, rs: ClientKey
+) -> None:
+    """Random damage to the text, to the JSON inside, and re-signed odd header/claim values: every
+    outcome is an acceptance or an AssertionError_, nothing else (no 500 at the endpoint)."""
+    rnd = random.Random(11)
+    keys = _keys(es, rs)
+    junk = 'Ax0-_.=+/ {}"[]:,\\\x00é'
+    odd: list[Any] = [None, True, 1e308, -1, "x", [], {}, [1, "a"], 2**70, CLIENT, AUD, "es-1", "RS256", "none"]
+    outcomes = {"accepted": 0, "refused": 0}
+    for _ in range(400):
+        key = rnd.choice((es, rs))
+        token = key.assertion(CLIENT, AUD)
+        parts = token.split(".")
+        mode = rnd.randrange(3)
+        if mode == 0:
+            token = "".join(c if rnd.random() > 0.02 else rnd.choice(junk) for c in token)[: rnd.randrange(len(token))]
+        elif mode == 1:
+            i = rnd.randrange(2)
+            text = base64.urlsafe_b64decode(parts[i] + "==").decode()
+            parts[i] = _b64("".join(c if rnd.random() > 0.05 else rnd.choice(junk) for c in text).encode())
+            token = ".".join(parts)
+        else:
+            header, claims = (json.loads(base64.urlsafe_b64decode(p + "==")) for p in parts[:2])
+            target = rnd.choice((header, claims))
+            target[rnd.choice([*target, "crit", "jku"])] = rnd.choice(odd)
+            token = key.sign(header, json.dumps(claims).encode())
+        try:
+            await _verify(rt, token, keys)
+            outcomes["accepted"] += 1
+        except AssertionError_:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 300
 
 
 async def test_client_assertion_non_string_assertion_is_refused(rt: Runtime, es: ClientKey) -> None:
