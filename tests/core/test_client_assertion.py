@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -39,6 +40,7 @@ CLIENT = "tenant-1"
 AUD = "https://gw.example/oauth2/token"
 SEED_AUD = "https://gw.example/v1/oauth/token"
 AUDIENCES = (AUD, SEED_AUD)
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -575,3 +577,46 @@ async def test_client_assertion_seed_lifetime_is_what_the_helper_builds(es: Clie
     claims = es.claims(CLIENT, SEED_AUD, now=1_000)
     assert claims["exp"] - claims["iat"] == SEED_LIFETIME == 240
     assert claims["iss"] == claims["sub"] == CLIENT and claims["aud"] == SEED_AUD and claims["nbf"] == 1_000
+
+
+async def test_client_assertion_two_processes_racing_accept_each_assertion_exactly_once(
+    peers: tuple[Runtime, Runtime], catalog_url: str, es: ClientKey
+) -> None:
+    """Another gateway process (its own interpreter and engine) and this one verify the same 40
+    assertions at the same moment: each is accepted by exactly one of them."""
+    one, _ = peers
+    tokens = [es.assertion(CLIENT, SEED_AUD) for _ in range(40)]
+    registered = {CLIENT: [{"kid": es.kid, "alg": es.alg, "public_key_pem": es.public_pem}]}
+    job = {"url": catalog_url, "keys": registered, "audience": SEED_AUD, "tokens": tokens}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.core.assertion_peer",
+        cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write(json.dumps(job).encode() + b"\n")
+        await child.stdin.drain()
+        assert await asyncio.wait_for(child.stdout.readline(), 60) == b"ready\n"
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
+
+        async def attempt(index: int, token: str) -> int | None:
+            try:
+                await _verify(one, token, _keys(es))
+            except AssertionError_:
+                return None
+            return index
+
+        # one at a time (one commit each), so that the other process's batches slip in between
+        mine = {i for i, t in enumerate(tokens) if await attempt(i, t) is not None}
+        theirs = set(json.loads(await asyncio.wait_for(child.stdout.readline(), 60)))
+    finally:
+        if child.returncode is None:
+            child.stdin.close()
+        assert await asyncio.wait_for(child.wait(), 60) == 0
+    assert mine.isdisjoint(theirs)
+    assert mine | theirs == set(range(len(tokens)))
