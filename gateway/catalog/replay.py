@@ -1,9 +1,13 @@
 """Replay protection for client assertions: each ``(issuer, jti)`` is accepted once, cluster-wide.
 
 The catalog is what every peer shares, so the check is the catalog's own: the pair is the primary
-key of ``assertion_jtis``, and :func:`remember` simply inserts it. A replay, on this peer or any
-other, however close in time, makes the insert fail on the key. There is no read before the write,
-hence no window between "not seen yet" and "now seen" for a second request to slip through.
+key of ``assertion_jtis``, and :func:`remember` simply inserts it (``ON CONFLICT DO NOTHING``,
+on SQLite and PostgreSQL alike). A replay, on this peer or any other, however close in time,
+inserts nothing: a concurrent insert of the same pair waits for the first one's transaction and
+then finds the key taken. There is no read before the write, hence no window between "not seen
+yet" and "now seen" for a second request to slip through; and no error either, so a run of
+replays neither fills PostgreSQL's log with unique violations nor rolls back a savepoint of
+SQLite's group commit.
 
 A row only has to outlive the assertion it stands for: after ``expires_at`` the assertion's own
 ``exp`` (with leeway) refuses it. Expired rows are deleted opportunistically: the accepting write
@@ -16,12 +20,11 @@ every expired row. The table thus holds about the assertions of the last maximum
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 import weakref
 
-from sqlalchemy import bindparam, delete, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.catalog.db import Database, Prepared, now_us
 from gateway.catalog.models import assertion_jtis
@@ -38,7 +41,10 @@ _DROP_EXPIRED_PAIR = Prepared(
         & (assertion_jtis.c.expires_at <= bindparam("b_now"))
     )
 )
-_INSERT = Prepared(insert(assertion_jtis), columns=("issuer", "jti", "expires_at"))
+_COLUMNS = ("issuer", "jti", "expires_at")
+_KEY = (assertion_jtis.c.issuer, assertion_jtis.c.jti)
+_INSERT_SQLITE = Prepared(sqlite.insert(assertion_jtis).on_conflict_do_nothing(index_elements=_KEY), _COLUMNS)
+_INSERT_PG = Prepared(postgresql.insert(assertion_jtis).on_conflict_do_nothing(index_elements=_KEY), _COLUMNS)
 
 
 async def remember(db: Database, issuer: str, jti: str, expires_at: int) -> bool:
@@ -51,11 +57,12 @@ async def remember(db: Database, issuer: str, jti: str, expires_at: int) -> bool
     for what, value in (("issuer", issuer), ("jti", jti)):
         if not value or len(value) > MAX_LENGTH or not value.isprintable():
             raise ValueError(f"{what} must be 1 to {MAX_LENGTH} printable characters")
-    try:
-        async with db.write() as conn:
-            await conn.run(_DROP_EXPIRED_PAIR, {"b_issuer": issuer, "b_jti": jti, "b_now": now_us()})
-            await conn.run(_INSERT, {"issuer": issuer, "jti": jti, "expires_at": expires_at})
-    except (IntegrityError, sqlite3.IntegrityError):  # the latter from SQLite's prepared path
+    async with db.write() as conn:
+        await conn.run(_DROP_EXPIRED_PAIR, {"b_issuer": issuer, "b_jti": jti, "b_now": now_us()})
+        inserted = await conn.run(
+            _INSERT_SQLITE if db.is_sqlite else _INSERT_PG, {"issuer": issuer, "jti": jti, "expires_at": expires_at}
+        )
+    if inserted != 1:
         return False
     await _purge_if_due(db)
     return True
