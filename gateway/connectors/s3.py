@@ -40,6 +40,8 @@ from gateway.connectors.base import (
 from gateway.errors import IntegrityError, RemoteError, RemoteNotFoundError
 
 SHA256_KEY = "sha256"
+# obstore raises its own classes, and builtin ones for some (FileNotFoundError for a missing key).
+_ERRORS = (BaseError, OSError)
 _MAX_CONCURRENCY = 2
 
 
@@ -69,7 +71,7 @@ class S3Connector:
         prefix = "/".join(segments)
         try:
             found = await obstore.list_with_delimiter_async(self._store, prefix or None)
-        except BaseError as exc:
+        except _ERRORS as exc:
             raise self._failure(exc, f"listing '{prefix}'") from None
         entries = []
         for meta in found["objects"]:
@@ -83,7 +85,7 @@ class S3Connector:
         key = "/".join(file_segments(path))
         try:
             result = await obstore.get_async(self._store, key)
-        except BaseError as exc:
+        except _ERRORS as exc:
             raise self._failure(exc, f"reading '{key}'") from None
         size = result.meta["size"]
         sha256 = _sha256_of(result.attributes)
@@ -97,7 +99,7 @@ class S3Connector:
                 chunk = bytes(buffer)
                 tally.add(chunk)
                 yield chunk
-        except BaseError as exc:
+        except _ERRORS as exc:
             raise self._failure(exc, f"reading '{key}'") from None
         verify(tally, f"{self._what}: reading '{key}'", size, sha256)
 
@@ -128,7 +130,7 @@ class S3Connector:
             cause = our_error(exc)
             if cause is not None:
                 raise cause from None
-            if isinstance(exc, BaseError):
+            if isinstance(exc, _ERRORS):
                 raise self._failure(exc, f"writing '{key}'") from None
             raise
         if stored["size"] != tally.size:
@@ -139,7 +141,7 @@ class S3Connector:
         """Whether ``key`` already holds exactly this content (a retried push after success)."""
         try:
             result = await obstore.get_async(self._store, key, options={"head": True})
-        except BaseError:
+        except _ERRORS:
             return False
         same_size = size is None or result.meta["size"] == size
         return same_size and _sha256_of(result.attributes) == sha256.lower()
@@ -149,16 +151,16 @@ class S3Connector:
         try:
             await obstore.head_async(self._store, key)  # S3 deletes a missing key without a word
             await obstore.delete_async(self._store, key)
-        except BaseError as exc:
+        except _ERRORS as exc:
             raise self._failure(exc, f"deleting '{key}'") from None
 
     async def close(self) -> None:
         return None
 
-    def _failure(self, exc: BaseError, doing: str) -> RemoteError:
-        if isinstance(exc, NotFoundError):
+    def _failure(self, exc: Exception, doing: str) -> RemoteError:
+        if isinstance(exc, NotFoundError | FileNotFoundError):
             return RemoteNotFoundError(f"{self._what}: {doing}: no such object")
-        if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+        if isinstance(exc, PermissionDeniedError | UnauthenticatedError | PermissionError):
             return RemoteError(f"{self._what}: {doing}: access denied by the server", retryable=False)
         first_line = str(exc).split("\n", 1)[0][:300]
         return RemoteError(f"{self._what}: {doing}: {first_line}", retryable=True)

@@ -378,7 +378,8 @@ class FileReceiver:
                     self._answer(400, b"bad path")
                     return
                 if receiver.fail_next:
-                    self.close_connection = True
+                    for _ in self._body():
+                        pass
                     self._answer(receiver.fail_next.pop(0), b"try later")
                     return
                 temp = target.with_name(f".{target.name}.incoming")
