@@ -13,6 +13,7 @@ import pytest
 from gateway.connectors import open_connector
 from gateway.errors import IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
 from tests.connectors.peers import FileReceiver, Pki, connection
+from tests.connectors.transfer import assert_flat, run_transfer
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +154,10 @@ async def test_https_mtls_client_certificate(mtls_receiver: FileReceiver, pki: P
     finally:
         await without.close()
     assert listing(mtls_receiver.root) == ["m.bin"]
+
+
+def test_https_large_push_and_pull_verified_with_flat_memory(receiver: FileReceiver, pki: Pki, tmp_path: Path) -> None:
+    size = 100 * 2**20
+    report = run_transfer(https_config(receiver, pki), tmp_path, size, "large.bin")
+    print(f"https {size} bytes: {report}")
+    assert_flat(report, size, most_kib=32 * 1024)

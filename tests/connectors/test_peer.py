@@ -15,6 +15,7 @@ from gateway.connectors.base import Connector
 from gateway.connectors.peer import PeerGatewayConnector
 from gateway.errors import IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
 from tests.connectors.peers import Pki, connection
+from tests.connectors.transfer import assert_flat, run_transfer
 from tests.e2e.harness import Gateway, password, running
 
 pytestmark = pytest.mark.anyio
@@ -125,3 +126,10 @@ async def test_peer_refused_login_and_acl_are_not_retryable(peer: Gateway, pki: 
         assert denied.value.retryable is False
     finally:
         await bob.close()
+
+
+def test_peer_large_push_and_pull_verified_with_flat_memory(peer: Gateway, pki: Pki, tmp_path: Path) -> None:
+    size = 100 * 2**20
+    report = run_transfer(peer_config(peer, pki), tmp_path, size, "large.bin")
+    print(f"gateway {size} bytes: {report}")
+    assert_flat(report, size, most_kib=32 * 1024)

@@ -15,6 +15,7 @@ from gateway.connectors import open_connector
 from gateway.connectors.base import Connector
 from gateway.errors import HostKeyError, IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
 from tests.connectors.peers import PASSWORD, FaultSftp, Sshd, connection, have_sshd
+from tests.connectors.transfer import GIB_CASE, assert_flat, run_transfer
 
 pytestmark = pytest.mark.anyio
 
@@ -245,3 +246,14 @@ async def test_sftp_refused_password_is_not_retryable_and_not_shown(faulty: Faul
     assert "refused the login of 'mft'" in caught.value.message
     assert "wrong-Secret-99" not in caught.value.message
     assert "wrong-Secret-99" not in repr(connection(fault_config(faulty, password="wrong-Secret-99")))
+
+
+@pytest.mark.parametrize(
+    "size",
+    [pytest.param(100 * 2**20, id="100MiB"), GIB_CASE],
+)
+def test_sftp_sshd_large_push_and_pull_verified_with_flat_memory(sshd: Sshd, tmp_path: Path, size: int) -> None:
+    report = run_transfer(sshd_config(sshd), tmp_path, size, "large.bin")
+    print(f"sftp {size} bytes: {report}")
+    assert_flat(report, size, most_kib=32 * 1024)
+    assert not (sshd.root / "large.bin").exists()
