@@ -70,7 +70,7 @@ def parse_connections(cur: Cursor, data: object) -> dict[str, Connection]:
 
 def _sftp(name: str, f: Fields) -> SftpConnection:
     password, key_text = f.text("password"), f.text("private_key")
-    if password is None and key_text is None and not f.has("password") and not f.has("private_key"):
+    if not f.has("password") and not f.has("private_key"):
         f.cur.error("give 'password' or 'private_key' (or both)")
     passphrase = f.text("private_key_passphrase")
     private_key = None if key_text is None else _private_key(f.at("private_key"), key_text, passphrase)
@@ -113,7 +113,7 @@ def _s3(name: str, f: Fields) -> S3Connection:
     if endpoint is not None:
         _check_url(f, "endpoint", endpoint)
     access, secret = f.text("access_key_id"), f.text("secret_access_key")
-    if (access is None) != (secret is None):
+    if f.has("access_key_id") != f.has("secret_access_key"):
         f.cur.error("give both 'access_key_id' and 'secret_access_key', or neither (credentials from the environment)")
     part = f.size("part_size", 8 * 2**20) or 8 * 2**20
     if not MIN_PART_SIZE <= part <= 512 * 2**20:
@@ -139,10 +139,10 @@ def _gateway(name: str, f: Fields) -> PeerGatewayConnection:
         _check_url(f, "url", url)
     username, password = _plain(f, "username"), f.text("password")
     token, api_key = f.text("token"), f.text("api_key")
-    ways = sum(x is not None for x in ((username or password), token, api_key))
-    if ways != 1:
+    given = {key: f.has(key) for key in ("username", "password", "token", "api_key")}  # a broken ${VAR} counts
+    if (given["username"] or given["password"]) + given["token"] + given["api_key"] != 1:
         f.cur.error("give exactly one way to log in: 'username' with 'password', 'token' (bearer) or 'api_key'")
-    elif (username is None) != (password is None):
+    elif given["username"] != given["password"]:
         f.cur.error("give both 'username' and 'password'")
     return PeerGatewayConnection(
         name=name,
