@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import ssl
 from urllib.parse import quote
 
@@ -18,6 +19,8 @@ from gateway.config.schema import TlsClient
 from gateway.errors import RemoteError, RemoteNotFoundError
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# httpx logs each request's full URL at INFO, and a configured URL may carry a token in its query.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def make_client(tls: TlsClient, timeout: float, headers: dict[str, str] | None = None) -> httpx.AsyncClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -161,3 +162,43 @@ def test_https_large_push_and_pull_verified_with_flat_memory(receiver: FileRecei
     report = run_transfer(https_config(receiver, pki), tmp_path, size, "large.bin")
     print(f"https {size} bytes: {report}")
     assert_flat(report, size, most_kib=32 * 1024)
+
+
+async def test_https_secrets_stay_out_of_logs_and_errors(
+    receiver: FileReceiver, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config = https_config(receiver, pki, upload_url=receiver.url + "/{path}?token=url-Token-66")
+    connector = open_connector(connection(config))
+    try:
+        await connector.write("logged.bin", chunks(b"data"))
+        with pytest.raises(RemoteNotFoundError) as caught:
+            await connector.open_read("missing.bin")
+    finally:
+        await connector.close()
+    assert receiver.requests[-2][1] == "/files/logged.bin?token=url-Token-66"  # the token was sent...
+    for secret in ("url-Token-66", "https-Token-55"):  # ...and appears nowhere else
+        assert secret not in caplog.text
+        assert secret not in caught.value.message
+        assert secret not in repr(connection(config))
+
+
+@pytest.mark.parametrize(
+    ("auth", "header", "value"),
+    [({"token": "tok-1"}, "authorization", "Bearer tok-1"), ({"api_key": "key-2"}, "x-api-key", "key-2")],
+)
+async def test_gateway_connection_with_a_token_or_api_key_sends_it_and_does_not_log_in(
+    receiver: FileReceiver, pki: Pki, auth: dict[str, str], header: str, value: str
+) -> None:
+    # This receiver is no gateway: it records the request, then answers 404 to the listing.
+    base = {"type": "gateway", "url": receiver.url, "ca_bundle": str(pki.ca_pem), "root": "in"}
+    connector = open_connector(connection(base | auth))
+    receiver.requests.clear()
+    try:
+        with pytest.raises(RemoteNotFoundError):
+            await connector.list("sub")
+    finally:
+        await connector.close()
+    [(method, path, headers)] = receiver.requests
+    assert (method, path.split("?")[0]) == ("GET", "/files/2.0/directories/in/sub")
+    assert headers[header] == value

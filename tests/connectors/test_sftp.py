@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -257,3 +258,18 @@ def test_sftp_sshd_large_push_and_pull_verified_with_flat_memory(sshd: Sshd, tmp
     print(f"sftp {size} bytes: {report}")
     assert_flat(report, size, most_kib=32 * 1024)
     assert not (sshd.root / "large.bin").exists()
+
+
+async def test_sftp_cancelled_write_removes_its_part_and_publishes_nothing(faulty: FaultSftp) -> None:
+    faulty.faults.write_delay = 0.2
+    connector = open_connector(connection(fault_config(faulty)))
+    try:
+        task = asyncio.ensure_future(connector.write("aborted.bin", chunks(os.urandom(2_000_000)), size=2_000_000))
+        await asyncio.sleep(0.6)
+        assert any(p.name.endswith(".mftpart") for p in faulty.root.iterdir())  # the part is being written
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await connector.close()
+    assert files_in(faulty.root) == []
