@@ -11,11 +11,13 @@ import base64
 import binascii
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
 
 from gateway.config.schema import TlsClient
+from gateway.connectors.base import CHUNK_SIZE, Stream, Tally, our_error, verify
 from gateway.errors import RemoteError, RemoteNotFoundError
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -91,3 +93,37 @@ def network_error(what: str, doing: str, exc: httpx.HTTPError) -> RemoteError:
             return RemoteError(f"{what}: {doing}: the server's certificate is not trusted ({cause.reason})", False)
         cause = cause.__cause__ or cause.__context__
     return RemoteError(f"{what}: {doing}: connection failed ({type(exc).__name__})", retryable=True)
+
+
+def response_stream(response: httpx.Response, what: str, doing: str) -> Stream:
+    """A streamed 200 answer as a RemoteStream, checked against ``Content-Length`` and, when the
+    server sends one, ``Repr-Digest``; the response is closed when the stream ends or is closed."""
+    size = content_length(response)
+    sha256 = sha256_from_digest(response.headers.get("repr-digest"))
+    return Stream(_body(response, what, doing, size, sha256), size, sha256)
+
+
+async def _body(
+    response: httpx.Response, what: str, doing: str, size: int | None, sha256: str | None
+) -> AsyncIterator[bytes]:
+    tally = Tally()
+    try:
+        async for chunk in response.aiter_raw(CHUNK_SIZE):
+            tally.add(chunk)
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise network_error(what, doing, exc) from None
+    finally:
+        await response.aclose()
+    verify(tally, f"{what}: {doing}", size, sha256)
+
+
+def upload_failure(what: str, doing: str, exc: Exception) -> Exception:
+    """What to raise when sending a streamed body failed: our own chunk iterator's error (an
+    IntegrityError, however httpx wrapped it), a transport failure, or ``exc`` itself (a bug)."""
+    cause = our_error(exc)
+    if cause is not None:
+        return cause
+    if isinstance(exc, httpx.HTTPError):
+        return network_error(what, doing, exc)
+    return exc

@@ -14,32 +14,29 @@ An HTTPS endpoint has no folders to list: :meth:`HttpsConnector.list` is refused
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 from urllib.parse import quote
 
 import httpx
 
 from gateway.config.schema import HttpsConnection
 from gateway.connectors._http import (
-    content_length,
     digest_header,
     make_client,
     network_error,
+    response_stream,
     sha256_from_digest,
     status_error,
+    upload_failure,
     url_path,
 )
 from gateway.connectors.base import (
-    CHUNK_SIZE,
     RemoteEntry,
     RemoteStream,
-    Stream,
     Tally,
     WriteResult,
     checked,
     file_segments,
-    our_error,
-    verify,
 )
 from gateway.errors import IntegrityError, RemoteError
 
@@ -65,23 +62,7 @@ class HttpsConnector:
         if response.status_code != 200:
             await response.aclose()
             raise status_error(self._what, f"downloading '{path}'", response)
-        size = content_length(response)
-        sha256 = sha256_from_digest(response.headers.get("repr-digest"))
-        return Stream(self._read(response, path, size, sha256), size, sha256)
-
-    async def _read(
-        self, response: httpx.Response, path: str, size: int | None, sha256: str | None
-    ) -> AsyncIterator[bytes]:
-        tally = Tally()
-        try:
-            async for chunk in response.aiter_raw(CHUNK_SIZE):
-                tally.add(chunk)
-                yield chunk
-        except httpx.HTTPError as exc:
-            raise network_error(self._what, f"downloading '{path}'", exc) from None
-        finally:
-            await response.aclose()
-        verify(tally, f"{self._what}: downloading '{path}'", size, sha256)
+        return response_stream(response, self._what, f"downloading '{path}'")
 
     async def write(
         self, path: str, chunks: AsyncIterable[bytes], size: int | None = None, sha256: str | None = None
@@ -101,12 +82,7 @@ class HttpsConnector:
         try:
             response = await self._client.request(self._config.upload_method, url, content=body, headers=headers)
         except Exception as exc:
-            cause = our_error(exc)
-            if cause is not None:
-                raise cause from None
-            if isinstance(exc, httpx.HTTPError):
-                raise network_error(self._what, f"uploading '{path}'", exc) from None
-            raise
+            raise upload_failure(self._what, f"uploading '{path}'", exc) from None
         if not 200 <= response.status_code < 300:
             raise status_error(self._what, f"uploading '{path}'", response)
         echoed = sha256_from_digest(response.headers.get("repr-digest"))

@@ -23,23 +23,21 @@ from gateway.connectors._http import (
     content_length,
     make_client,
     network_error,
+    response_stream,
     sha256_from_digest,
     status_error,
+    upload_failure,
     url_path,
 )
 from gateway.connectors.base import (
-    CHUNK_SIZE,
     RemoteEntry,
     RemoteStream,
-    Stream,
     Tally,
     WriteResult,
     checked,
     file_segments,
     listable,
-    our_error,
     split_path,
-    verify,
 )
 from gateway.errors import IntegrityError, RemoteError
 
@@ -100,23 +98,7 @@ class PeerGatewayConnector:
                 await response.aclose()
                 raise status_error(self._what, doing, response, _message(response))
             break
-        size = content_length(response)
-        sha256 = sha256_from_digest(response.headers.get("repr-digest"))
-        return Stream(self._read(response, doing, size, sha256), size, sha256)
-
-    async def _read(
-        self, response: httpx.Response, doing: str, size: int | None, sha256: str | None
-    ) -> AsyncIterator[bytes]:
-        tally = Tally()
-        try:
-            async for chunk in response.aiter_raw(CHUNK_SIZE):
-                tally.add(chunk)
-                yield chunk
-        except httpx.HTTPError as exc:
-            raise network_error(self._what, doing, exc) from None
-        finally:
-            await response.aclose()
-        verify(tally, f"{self._what}: {doing}", size, sha256)
+        return response_stream(response, self._what, doing)
 
     async def write(
         self, path: str, chunks: AsyncIterable[bytes], size: int | None = None, sha256: str | None = None
@@ -141,12 +123,7 @@ class PeerGatewayConnector:
         try:
             response = await self._client.put(self._url("files", segments), content=body(), headers=headers)
         except Exception as exc:
-            cause = our_error(exc)
-            if cause is not None:
-                raise cause from None
-            if isinstance(exc, httpx.HTTPError):
-                raise network_error(self._what, doing, exc) from None
-            raise
+            raise upload_failure(self._what, doing, exc) from None
         if response.status_code == 401 and self._config.username is not None:
             self._logged_in = False  # the session expired: the next attempt logs in again
             raise RemoteError(f"{what}: the session expired; log in again and retry", retryable=True)
