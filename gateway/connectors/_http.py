@@ -21,6 +21,9 @@ from gateway.connectors.base import CHUNK_SIZE, Stream, Tally, our_error, verify
 from gateway.errors import RemoteError, RemoteNotFoundError
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# httpx wraps most transport failures, but a TLS alert met while a body is being sent (a client
+# certificate refused) can come through as the bare ssl.SSLError (an OSError).
+NETWORK_ERRORS = (httpx.HTTPError, OSError)
 # httpx logs each request's full URL at INFO, and a configured URL may carry a token in its query.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -82,15 +85,17 @@ def status_error(what: str, doing: str, response: httpx.Response, detail: str = 
     return RemoteError(f"{what}: {doing}: HTTP {status}{suffix}", retryable=status in _RETRYABLE_STATUS)
 
 
-def network_error(what: str, doing: str, exc: httpx.HTTPError) -> RemoteError:
-    """A transport failure (refused, reset, TLS, timeout): always worth another attempt, except a
-    certificate the configured CAs do not vouch for."""
-    if isinstance(exc, httpx.TimeoutException):
+def network_error(what: str, doing: str, exc: BaseException) -> RemoteError:
+    """A transport failure (refused, reset, timeout) is worth another attempt; a TLS failure
+    (a certificate the configured CAs do not vouch for, a client certificate refused) is not."""
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return RemoteError(f"{what}: {doing}: timed out", retryable=True)
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return RemoteError(f"{what}: {doing}: the server's certificate is not trusted ({cause.reason})", False)
+        if isinstance(cause, ssl.SSLError):
+            return RemoteError(f"{what}: {doing}: TLS failed ({cause.reason or type(cause).__name__})", False)
         cause = cause.__cause__ or cause.__context__
     return RemoteError(f"{what}: {doing}: connection failed ({type(exc).__name__})", retryable=True)
 
@@ -111,7 +116,7 @@ async def _body(
         async for chunk in response.aiter_raw(CHUNK_SIZE):
             tally.add(chunk)
             yield chunk
-    except httpx.HTTPError as exc:
+    except NETWORK_ERRORS as exc:
         raise network_error(what, doing, exc) from None
     finally:
         await response.aclose()
@@ -124,6 +129,6 @@ def upload_failure(what: str, doing: str, exc: Exception) -> Exception:
     cause = our_error(exc)
     if cause is not None:
         return cause
-    if isinstance(exc, httpx.HTTPError):
+    if isinstance(exc, NETWORK_ERRORS):
         return network_error(what, doing, exc)
     return exc

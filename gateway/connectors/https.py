@@ -17,10 +17,9 @@ import hashlib
 from collections.abc import AsyncIterable
 from urllib.parse import quote
 
-import httpx
-
 from gateway.config.schema import HttpsConnection
 from gateway.connectors._http import (
+    NETWORK_ERRORS,
     digest_header,
     make_client,
     network_error,
@@ -57,7 +56,7 @@ class HttpsConnector:
         request = self._client.build_request("GET", url, headers={"Accept-Encoding": "identity"})
         try:
             response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except NETWORK_ERRORS as exc:
             raise network_error(self._what, f"downloading '{path}'", exc) from None
         if response.status_code != 200:
             await response.aclose()
@@ -95,7 +94,7 @@ class HttpsConnector:
         url = self._url(self._config.delete_url, "delete_url", segments)
         try:
             response = await self._client.delete(url)
-        except httpx.HTTPError as exc:
+        except NETWORK_ERRORS as exc:
             raise network_error(self._what, f"deleting '{path}'", exc) from None
         if not 200 <= response.status_code < 300:
             raise status_error(self._what, f"deleting '{path}'", response)

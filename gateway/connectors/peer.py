@@ -20,6 +20,7 @@ import httpx
 
 from gateway.config.schema import PeerGatewayConnection
 from gateway.connectors._http import (
+    NETWORK_ERRORS,
     content_length,
     make_client,
     network_error,
@@ -87,7 +88,7 @@ class PeerGatewayConnector:
             request = self._client.build_request("GET", self._url("files", segments))
             try:
                 response = await self._client.send(request, stream=True)
-            except httpx.HTTPError as exc:
+            except NETWORK_ERRORS as exc:
                 raise network_error(self._what, doing, exc) from None
             if response.status_code == 401 and attempt == 1 and self._config.username is not None:
                 await response.aclose()
@@ -157,7 +158,7 @@ class PeerGatewayConnector:
             response = await self._client.post(
                 f"{c.url}/2.0/login/basic", data={"username": c.username, "password": c.password or ""}
             )
-        except httpx.HTTPError as exc:
+        except NETWORK_ERRORS as exc:
             raise network_error(self._what, "logging in", exc) from None
         if response.status_code != 200:
             raise status_error(self._what, f"logging in as {c.username!r}", response, _message(response))
@@ -171,7 +172,7 @@ class PeerGatewayConnector:
         for attempt in (1, 2):
             try:
                 response = await self._client.request(method, self._url(endpoint, segments), params=params)
-            except httpx.HTTPError as exc:
+            except NETWORK_ERRORS as exc:
                 raise network_error(self._what, doing, exc) from None
             if response.status_code == 401 and attempt == 1 and self._config.username is not None:
                 await self._login(again=True)
