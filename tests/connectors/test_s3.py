@@ -52,6 +52,13 @@ def keys(moto: MotoS3, prefix: str = "") -> list[str]:
     return sorted(part.split("</Key>")[0] for part in r.text.split("<Key>")[1:])
 
 
+def pending_uploads(moto: MotoS3) -> str:
+    """ListMultipartUploads: the multipart uploads started and neither completed nor aborted."""
+    r = httpx.get(f"{moto.endpoint}/{BUCKET}?uploads", timeout=30)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
 async def chunks(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
@@ -103,6 +110,7 @@ async def test_s3_multipart_upload_with_a_bad_checksum_publishes_nothing(moto: M
         with pytest.raises(IntegrityError, match="more bytes"):
             await connector.write("big.bin", chunks(data), size=len(data) - 1)
         assert keys(moto, "mp/") == []
+        assert "<Upload>" not in pending_uploads(moto)  # the multipart uploads were aborted: no hidden parts
         result = await connector.write("big.bin", chunks(data), size=len(data), sha256=sha)
         assert result.sha256 == sha
         assert hashlib.sha256(await read_all(connector, "big.bin")).hexdigest() == sha
