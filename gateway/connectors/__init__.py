@@ -1,20 +1,20 @@
 """Remote endpoints (``connections.yaml``): SFTP, HTTPS, S3-compatible storage, another gateway.
 
-Every connector offers the one interface in :mod:`gateway.connectors.base`; a step asks
-:func:`open_connector` for the connector of a configured connection and closes it when done::
+Every connector offers the one interface in :mod:`gateway.connectors.base`; a step opens the
+connector of a configured connection and closes it when done::
 
-    connector = open_connector(config.connections["partner-sftp"])
-    try:
+    async with connected(config.connections["partner-sftp"]) as connector:
         for entry in await connector.list("outbox", "*.csv"):
             stream = await connector.open_read(entry.path)
             async for chunk in stream: ...
-    finally:
-        await connector.close()
 
 Guarantees per protocol (atomic rename or not, what is checksummed) are in docs/connections.md.
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from gateway.config.schema import (
     Connection,
@@ -25,7 +25,7 @@ from gateway.config.schema import (
 )
 from gateway.connectors.base import Connector, RemoteEntry, RemoteStream, WriteResult
 
-__all__ = ["Connector", "RemoteEntry", "RemoteStream", "WriteResult", "open_connector"]
+__all__ = ["Connector", "RemoteEntry", "RemoteStream", "WriteResult", "connected", "open_connector"]
 
 
 def open_connector(connection: Connection) -> Connector:
@@ -47,3 +47,13 @@ def open_connector(connection: Connection) -> Connector:
 
         return PeerGatewayConnector(connection)
     raise TypeError(f"unknown connection type {type(connection).__name__}")
+
+
+@asynccontextmanager
+async def connected(connection: Connection) -> AsyncIterator[Connector]:
+    """:func:`open_connector`, closed on the way out (also when the step is cancelled)."""
+    connector = open_connector(connection)
+    try:
+        yield connector
+    finally:
+        await connector.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.connectors import open_connector
+from gateway.connectors import connected, open_connector
 from gateway.connectors.base import Connector
 from gateway.connectors.peer import PeerGatewayConnector
 from gateway.errors import IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
@@ -58,8 +58,7 @@ async def names(connector: Connector, folder: str = "", glob: str = "*") -> list
 async def test_peer_push_list_pull_delete_verified_both_ways(peer: Gateway, pki: Pki) -> None:
     data = os.urandom(1024)
     sha = hashlib.sha256(data).hexdigest()
-    connector = open_connector(connection(peer_config(peer, pki)))
-    try:
+    async with connected(connection(peer_config(peer, pki))) as connector:
         result = await connector.write("a.bin", chunks(data, 100), size=1024, sha256=sha)
         assert (result.path, result.size, result.sha256) == ("a.bin", 1024, sha)
         assert result.remote_size_checked and result.remote_sha256_checked  # read back with HEAD
@@ -81,8 +80,6 @@ async def test_peer_push_list_pull_delete_verified_both_ways(peer: Gateway, pki:
             await connector.open_read("a.bin")
         with pytest.raises(InvalidPathError):
             await connector.write("../outbox/x", chunks(b"x"))
-    finally:
-        await connector.close()
 
 
 async def test_peer_wrong_checksum_leaves_no_file_on_the_peer(peer: Gateway, pki: Pki) -> None:
@@ -130,6 +127,8 @@ async def test_peer_refused_login_and_acl_are_not_retryable(peer: Gateway, pki: 
 
 def test_peer_large_push_and_pull_verified_with_flat_memory(peer: Gateway, pki: Pki, tmp_path: Path) -> None:
     size = 100 * 2**20
+    peer_before = peer.hwm_kib()
     report = run_transfer(peer_config(peer, pki), tmp_path, size, "large.bin")
-    print(f"gateway {size} bytes: {report}")
+    print(f"gateway {size} bytes: {report}; peer VmHWM {peer_before} -> {peer.hwm_kib()} KiB")
     assert_flat(report, size, most_kib=32 * 1024)
+    assert peer.hwm_kib() - peer_before <= 32 * 1024  # the receiving gateway streamed it too
