@@ -1,4 +1,4 @@
-"""Imports flow one way: http → core → storage | catalog. Checked on the source, not by convention."""
+"""Imports flow one way: http → core → storage | catalog | connectors. Checked on the source, not by convention."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ FORBIDDEN = {
     "storage": ("starlette", "uvicorn", "granian", "sqlalchemy", "gateway.http", "gateway.core", "gateway.catalog"),
     "catalog": ("starlette", "uvicorn", "granian", "gateway.http", "gateway.core"),
     "config": ("starlette", "uvicorn", "granian", "sqlalchemy", "gateway.http", "gateway.catalog"),
+    # Remote endpoints know their protocol and the configuration, nothing of the gateway's own storage.
+    "connectors": (
+        "starlette",
+        "uvicorn",
+        "granian",
+        "sqlalchemy",
+        "gateway.http",
+        "gateway.catalog",
+        "gateway.storage",
+    ),
 }
 
 

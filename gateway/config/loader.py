@@ -11,6 +11,8 @@ This is the only module that knows the YAML layout. The folder holds four files:
     ``vfs:`` name -> actor, storage, acl, retention, limits, paths, permissions.
 ``contracts.yaml``
     ``contracts:`` a list of connection contracts, each with its ``actions`` (see ``_actions``).
+``connections.yaml`` (optional)
+    ``connections:`` name -> a remote endpoint (sftp, https, s3, gateway; see ``_connections``).
 
 Validation is all-or-nothing and exhaustive: every problem in every file is collected, each as
 ``<file>: <key path>: <message>`` (the file shown relative to the working directory when it is
@@ -36,6 +38,7 @@ from typing import Any
 import yaml
 
 from gateway.config._actors import parse_actors
+from gateway.config._connections import parse_connections
 from gateway.config._contracts import parse_contracts
 from gateway.config._env import substitute
 from gateway.config._fields import Cursor
@@ -48,6 +51,7 @@ GATEWAY_FILE = "gateway.yaml"
 ACTORS_FILE = "actors.yaml"
 VFS_FILE = "vfs.yaml"
 CONTRACTS_FILE = "contracts.yaml"
+CONNECTIONS_FILE = "connections.yaml"
 
 
 def load_config(config_dir: Path, data_dir: Path) -> GatewayConfig:
@@ -72,11 +76,13 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     actors_cur, actors_data, actors_ok = _read(config_dir / ACTORS_FILE, problems, env, required=True)
     vfs_cur, vfs_data, vfs_ok = _read(config_dir / VFS_FILE, problems, env, required=True)
     contracts_cur, contracts_data, contracts_ok = _read(config_dir / CONTRACTS_FILE, problems, env, required=True)
+    connections_cur, connections_data, connections_ok = _read(config_dir / CONNECTIONS_FILE, problems, env, False)
 
     server, storages = parse_gateway(gateway_cur, gateway_data, data_dir) if gateway_ok else (ServerConfig(), None)
     principals = parse_actors(actors_cur, actors_data) if actors_ok else None
     vfss = parse_vfs(vfs_cur, vfs_data, principals, storages) if vfs_ok else None
     contracts = parse_contracts(contracts_cur, contracts_data, principals, vfss) if contracts_ok else []
+    connections = parse_connections(connections_cur, connections_data) if connections_ok else {}
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
     config = GatewayConfig(
@@ -88,6 +94,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
         vfs=MappingProxyType(vfss),
         contracts=tuple(contracts),
         server=server,
+        connections=MappingProxyType(connections),
     )
     return config, problems
 
