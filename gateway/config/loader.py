@@ -11,6 +11,8 @@ This is the only module that knows the YAML layout. The folder holds four files:
     ``vfs:`` name -> actor, storage, acl, retention, limits, paths, permissions.
 ``contracts.yaml``
     ``contracts:`` a list of connection contracts, each with its ``actions`` (see ``_actions``).
+``oauth-clients.yaml`` (optional)
+    ``clients:`` client id -> principal, scopes, secret_hash, keys, enabled (see ``_clients``).
 
 Validation is all-or-nothing and exhaustive: every problem in every file is collected, each as
 ``<file>: <key path>: <message>`` (the file shown relative to the working directory when it is
@@ -36,6 +38,7 @@ from typing import Any
 import yaml
 
 from gateway.config._actors import parse_actors
+from gateway.config._clients import parse_clients
 from gateway.config._contracts import parse_contracts
 from gateway.config._env import substitute
 from gateway.config._fields import Cursor
@@ -48,6 +51,7 @@ GATEWAY_FILE = "gateway.yaml"
 ACTORS_FILE = "actors.yaml"
 VFS_FILE = "vfs.yaml"
 CONTRACTS_FILE = "contracts.yaml"
+CLIENTS_FILE = "oauth-clients.yaml"
 
 
 def load_config(config_dir: Path, data_dir: Path) -> GatewayConfig:
@@ -77,6 +81,9 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     principals = parse_actors(actors_cur, actors_data) if actors_ok else None
     vfss = parse_vfs(vfs_cur, vfs_data, principals, storages) if vfs_ok else None
     contracts = parse_contracts(contracts_cur, contracts_data, principals, vfss) if contracts_ok else []
+    clients_cur, clients_data, clients_ok = _read(config_dir / CLIENTS_FILE, problems, env, required=False)
+    users = principals.users if principals is not None else None
+    clients = parse_clients(clients_cur, clients_data, users) if clients_ok else {}
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
     config = GatewayConfig(
@@ -88,6 +95,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
         vfs=MappingProxyType(vfss),
         contracts=tuple(contracts),
         server=server,
+        oauth_clients=MappingProxyType(clients),
     )
     return config, problems
 

@@ -41,6 +41,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     MissingCredentialsError: 404,
     RangeNotSatisfiableError: 416,
     errors.AuthenticationError: 401,
+    errors.AgreementEndedError: 410,
     errors.ConfigurationError: 500,
     errors.ContractNotConfiguredError: 401,  # as documented: 401, errorType configuration
     errors.AuthorizationError: 403,
