@@ -26,7 +26,6 @@ from gateway.catalog import api_keys as catalog, audit
 from gateway.catalog.api_keys import ApiKeyRecord
 from gateway.catalog.db import Database
 from gateway.core import defender, machine, tokens
-from gateway.core.principal import ROLE_SCOPES
 from gateway.core.runtime import Runtime
 from gateway.errors import AuthenticationError, InvalidParameterError, NotFoundError
 
@@ -189,7 +188,3 @@ async def _touch(rt: Runtime, record: ApiKeyRecord, now: int, address: str) -> N
         await catalog.touch(rt.db, record.id, now, first=False)
     if len(_touched) > _CACHE_MAX:
         _touched.clear()
-
-
-def all_scopes() -> frozenset[str]:
-    return frozenset().union(*ROLE_SCOPES.values())

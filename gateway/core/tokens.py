@@ -270,4 +270,3 @@ async def revoke_token(rt: Runtime, claims: dict[str, Any]) -> None:
     until = (int(claims["exp"]) + 2 * _LEEWAY_SECONDS) * _US
     await token_state.revoke(rt.db, f"jti:{claims['jti']}", NEVER, until)
     _state(rt.db).synced = -1e9
-    _state(rt.db).verified.pop(str(claims.get("_token", "")), None)
