@@ -41,7 +41,7 @@ def parse_clients(cur: Cursor, data: object, users: dict[str, User] | None) -> d
                 "not an argon2 hash (it must start with '$argon2'). Hint: run `mft-gateway hash-password`"
             )
         keys = _keys(f)
-        if not secret_hash and not keys and f.has("principal"):
+        if not f.has("secret_hash") and not f.has("keys") and f.has("principal"):
             ccur.error("the client has no way to authenticate. Hint: give it a secret_hash or keys (or both)")
         scopes: set[str] = set()
         allowed = owner.scopes if owner is not None else frozenset()
