@@ -34,9 +34,9 @@ async def add_signing_key(db: Database, kid: str, alg: str, private_pem: str, pu
         )
 
 
-async def drop_signing_keys_before(db: Database, before: int) -> int:
+async def drop_signing_keys(db: Database, kids: list[str]) -> int:
     async with db.write() as conn:
-        result = await conn.execute(delete(signing_keys).where(signing_keys.c.created_at < before))
+        result = await conn.execute(delete(signing_keys).where(signing_keys.c.kid.in_(kids)))
     return int(result.rowcount)
 
 

@@ -15,7 +15,8 @@ roles or scopes changed) are caught by ``ofp``, a fingerprint of the account as 
 the token was issued, compared with the configuration each peer runs (see ``owner_print``).
 
 Keys: one ES256 key signs; a new one is made every ``signing_key_rotation_days`` and the old
-ones keep verifying until every token they signed has expired, then are deleted.
+ones keep verifying until every token they signed has expired (counted from when the next key
+took over), then are deleted.
 """
 
 from __future__ import annotations
@@ -110,12 +111,22 @@ async def _signer(rt: Runtime) -> tuple[str, Any]:
             wall = time.time_ns() // 1000
             if newest is None or wall - newest[1][2] > rotation_us:
                 await _new_key(rt.db)
-                lifetime_us = max(server.token_max_minutes, server.oauth_token_minutes) * 60 * _US
-                await token_state.drop_signing_keys_before(rt.db, wall - rotation_us - lifetime_us - 60 * _US)
                 await _load_keys(rt.db, state)
+                lifetime_us = max(server.token_max_minutes, server.oauth_token_minutes) * 60 * _US
+                retired = _retired(state, wall - lifetime_us - 60 * _US)
+                if retired:
+                    await token_state.drop_signing_keys(rt.db, retired)
+                    await _load_keys(rt.db, state)
             state.signer_checked = time.monotonic()
     kid, (private, _public, _created) = max(state.keys.items(), key=lambda item: item[1][2])
     return kid, private
+
+
+def _retired(state: _State, before: int) -> list[str]:
+    """Keys whose successor has signed since before ``before``: no token they signed is live.
+    (A key signs until the next one is made, so its age alone says nothing.)"""
+    ordered = sorted(state.keys.items(), key=lambda item: item[1][2])
+    return [kid for (kid, _), (_, (_, _, successor)) in zip(ordered, ordered[1:], strict=False) if successor < before]
 
 
 async def _new_key(db: Database) -> None:

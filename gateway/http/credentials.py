@@ -31,7 +31,7 @@ MAX_TOKEN = 8192
 
 async def authenticate(conn: HTTPConnection) -> tuple[Runtime, Principal, str | None]:
     """The caller and, for a cookie session, its session token; raises AuthenticationError."""
-    rt = await runtime(conn)  # type: ignore[arg-type]
+    rt = await runtime(conn)
     headers = conn.headers
     authorization = headers.get("authorization")
     if authorization is not None:

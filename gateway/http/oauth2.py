@@ -160,14 +160,20 @@ async def _own_claims(rt: Runtime, client: OAuthClient, token: str) -> dict[str,
     return claims
 
 
-@oauth_errors
-async def revoke(request: Request) -> Response:
+async def _token_of_client(request: Request) -> tuple[Runtime, dict[str, Any] | None]:
+    """RFC 7009 and 7662 requests: an authenticated client and the claims of the token it
+    names when that token is one of its own and live."""
     rt = await runtime(request)
     params = await parameters(request)
     client = await authenticate_client(rt, request, params)
     if "token" not in params:
         raise OAuthError("invalid_request", "token is required")
-    claims = await _own_claims(rt, client, params["token"])
+    return rt, await _own_claims(rt, client, params["token"])
+
+
+@oauth_errors
+async def revoke(request: Request) -> Response:
+    rt, claims = await _token_of_client(request)
     if claims is not None:
         await tokens.revoke_token(rt, claims)
         address = client_info(request, rt.config.server.trusted_proxies).address
@@ -178,12 +184,7 @@ async def revoke(request: Request) -> Response:
 
 @oauth_errors
 async def introspect(request: Request) -> Response:
-    rt = await runtime(request)
-    params = await parameters(request)
-    client = await authenticate_client(rt, request, params)
-    if "token" not in params:
-        raise OAuthError("invalid_request", "token is required")
-    claims = await _own_claims(rt, client, params["token"])
+    _, claims = await _token_of_client(request)
     if claims is None:
         return answer({"active": False})
     keep = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
