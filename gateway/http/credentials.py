@@ -20,8 +20,8 @@ from gateway.core import apikeys, contracts, defender, machine, tokens
 from gateway.core.contracts import Access
 from gateway.core.principal import Principal, ensure_scope
 from gateway.core.runtime import Runtime
-from gateway.errors import AuthenticationError
 from gateway.http import ratelimit
+from gateway.http.exception_handlers import BearerTokenError
 from gateway.http.proxy import ClientInfo, client_info
 from gateway.http.session import cookie_principal
 from gateway.http.state import runtime
@@ -51,21 +51,21 @@ async def bearer_principal(rt: Runtime, token: str, client: ClientInfo) -> Princ
     await defender.guard(rt, client.address, None)
     if not token or len(token) > MAX_TOKEN:
         await defender.failed(rt, client.address, None, known=False)
-        raise AuthenticationError("Invalid or expired token")
+        raise BearerTokenError()
     try:
         claims = await tokens.verify(rt, token, rt.config.server.public_url)
     except tokens.InvalidTokenError:
         await defender.failed(rt, client.address, None, known=False)
-        raise AuthenticationError("Invalid or expired token") from None
+        raise BearerTokenError() from None
     credential = str(claims["cred"])
     user = machine.owner(rt, str(claims["sub"]))
     scopes = frozenset(str(claims["scope"]).split())
     if claims["ofp"] != tokens.owner_print(user):
-        raise AuthenticationError("Invalid or expired token")  # the account changed since issuance
+        raise BearerTokenError()  # the account changed since issuance
     if credential.startswith("client:"):
         found = rt.config.oauth_clients.get(credential[len("client:") :])
         if found is None or not found.enabled or found.principal != user.name:
-            raise AuthenticationError("Invalid or expired token")
+            raise BearerTokenError()
         scopes &= found.scopes
     await defender.succeeded(rt, client.address, None)
     return machine.principal(user, scopes, credential, client.scheme, client.address)

@@ -29,7 +29,7 @@ from gateway.core.runtime import Runtime
 from gateway.errors import AgreementEndedError, AuthenticationError
 from gateway.http.auth import _VERIFY_SLOTS
 from gateway.http.envelope import json_response
-from gateway.http.oauth_wire import OAuthError, answer, issuer, oauth_errors, parameters
+from gateway.http.oauth_wire import OAuthError, answer, issuer, oauth_errors, parameters, public_charge
 from gateway.http.proxy import client_info
 from gateway.http.state import runtime
 
@@ -113,6 +113,7 @@ async def _by_assertion(rt: Runtime, request: Request, params: dict[str, str], a
 @oauth_errors
 async def token(request: Request) -> Response:
     rt = await runtime(request)
+    await public_charge(request, rt)
     params = await parameters(request)
     if not params.get("grant_type"):
         raise OAuthError("invalid_request", "grant_type is required")
@@ -164,6 +165,7 @@ async def _token_of_client(request: Request) -> tuple[Runtime, dict[str, Any] | 
     """RFC 7009 and 7662 requests: an authenticated client and the claims of the token it
     names when that token is one of its own and live."""
     rt = await runtime(request)
+    await public_charge(request, rt)
     params = await parameters(request)
     client = await authenticate_client(rt, request, params)
     if "token" not in params:

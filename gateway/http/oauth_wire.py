@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from gateway.core.runtime import Runtime
 from gateway.errors import AgreementEndedError, AuthenticationError, GatewayError, RateLimitedError
+from gateway.http import ratelimit
 from gateway.http.auth import read_small_body
 from gateway.http.envelope import json_response
 from gateway.http.proxy import client_info
@@ -90,6 +91,12 @@ async def parameters(request: Request) -> dict[str, str]:
     if twice:
         raise OAuthError("invalid_request", f"parameter '{twice[0]}' is given more than once")
     return {name: values[0] for name, values in fields.items()}
+
+
+async def public_charge(request: Request, rt: Runtime) -> None:
+    """Token endpoints are public: counted per client address, before any credential check."""
+    address = client_info(request, rt.config.server.trusted_proxies).address
+    await ratelimit.charge(request, rt, f"addr:{address}", "public")
 
 
 def issuer(rt: Runtime, request: Request) -> str:

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from gateway.catalog import audit
 from gateway.core import apikeys, machine, tokens
-from gateway.http.oauth_wire import OAuthError, answer, issuer, oauth_errors, parameters
+from gateway.http.oauth_wire import OAuthError, answer, issuer, oauth_errors, parameters, public_charge
 from gateway.http.proxy import client_info
 from gateway.http.state import runtime
 
@@ -41,6 +41,7 @@ def _http_date(seconds: int) -> str:
 @oauth_errors
 async def token(request: Request) -> Response:
     rt = await runtime(request)
+    await public_charge(request, rt)
     params = await parameters(request)
     grant = params.get("grant_type")
     if not grant:

@@ -218,7 +218,9 @@ def test_valid_credential_without_scope_or_role_gets_403(gateway: Gateway, admin
 def test_missing_or_garbage_bearer_gets_401_in_each_envelope(gateway: Gateway) -> None:
     for path in ("/2.0/directories/in", "/admin/runs", "/admin/api-keys"):
         assert_envelope(httpx.get(f"{gateway.url}{path}"), 401, "authentication")
-        assert_envelope(httpx.get(f"{gateway.url}{path}", headers=bearer("x.y.z")), 401, "authentication")
+        garbage = httpx.get(f"{gateway.url}{path}", headers=bearer("x.y.z"))
+        assert_envelope(garbage, 401, "authentication", "Invalid or expired token")
+        assert garbage.headers["www-authenticate"] == 'Bearer error="invalid_token"'  # RFC 6750 3.1
         assert_envelope(httpx.get(f"{gateway.url}{path}", headers={"Authorization": "Bearer"}), 401, "authentication")
 
 
