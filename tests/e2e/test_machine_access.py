@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.catalog.passwords import hash_password
 from tests import pg
@@ -56,8 +58,21 @@ def machine_config() -> dict[str, dict[str, Any]]:
             "reader": {"principal": "svc-read", "scopes": ["files:read"], "secret_hash": _hash("reader-secret")},
         }
     }
+    config["oauth-clients.yaml"]["clients"]["signer"] = {
+        "principal": "svc-app",
+        "scopes": ["files:read"],
+        "keys": [{"kid": "k1", "alg": "ES256", "public_key": _SIGNER_PUBLIC}],
+    }
     config["gateway.yaml"]["server"]["token_max_minutes"] = 120
     return config
+
+
+_SIGNER_PRIVATE = ec.generate_private_key(ec.SECP256R1())
+_SIGNER_PUBLIC = (
+    _SIGNER_PRIVATE.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode("ascii")
+)
 
 
 _hashes: dict[str, str] = {}
@@ -344,6 +359,24 @@ def test_oauth2_token_errors_are_rfc6749_exactly(
     assert r.json()["error"] == error and set(r.json()) == {"error", "error_description"}
     assert r.headers["cache-control"] == "no-store"
     assert ("www-authenticate" in r.headers) == challenge
+
+
+def test_private_key_jwt_assertion_as_seed000_posts_it_a_bad_one_is_invalid_client(gateway: Gateway) -> None:
+    """The assertion path (JSON body, seed 000) reaches client_assertion.verify; a wrongly
+    signed assertion is invalid_client without a Basic challenge. (The good-signature flow is
+    branch i11b's: verify() is pending there.)"""
+    now = int(time.time())
+    claims = {"iss": "signer", "sub": "signer", "aud": f"{gateway.url}/oauth2/token", "exp": now + 60, "jti": "j1"}
+    wrong_key = ec.generate_private_key(ec.SECP256R1())
+    assertion = jwt.encode(claims, wrong_key, algorithm="ES256", headers={"kid": "k1"})
+    body = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    r = httpx.post(f"{gateway.url}/oauth2/token", json=body)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
+    assert "www-authenticate" not in r.headers and r.headers["cache-control"] == "no-store"
 
 
 def test_introspect_and_revoke_a_client_token(gateway: Gateway) -> None:
