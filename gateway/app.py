@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.catalog import sessions
-from gateway.catalog.db import Database
+from gateway.catalog import sessions, token_state
+from gateway.catalog.db import Database, now_us
 from gateway.config.loader import load_config
 from gateway.core import expiry
 from gateway.core.actions import ActionIndex
@@ -49,6 +49,7 @@ async def _purge_sessions(rt: Runtime) -> None:
         await asyncio.sleep(_SESSION_PURGE_SECONDS)
         try:
             await sessions.purge_expired(rt.db, rt.config.server.session_idle_seconds)
+            await token_state.purge_revocations(rt.db, now_us())
         except Exception:
             log.exception("session purge failed")
 

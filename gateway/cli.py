@@ -1,4 +1,4 @@
-"""``mft-gateway``: serve | check-config | hash-password | migrate."""
+"""``mft-gateway``: serve | check-config | hash-password | migrate | api-key."""
 
 from __future__ import annotations
 
@@ -164,6 +164,9 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--data-dir", type=Path)
     m.add_argument("--database-url")
     m.set_defaults(func=_migrate)
+    from gateway import cli_keys
+
+    cli_keys.add_parser(sub)
     return p
 
 

@@ -9,6 +9,7 @@ front-end maps them to the wire in one table (``gateway/http/exception_handlers.
     │  ├─ InvalidPathError            request_syntax   400
     │  └─ InvalidParameterError       request_syntax   400  names the parameter
     ├─ AuthenticationError            authentication   401  Invalid username or password
+    │  └─ AgreementEndedError         authentication   410  the account's actor is past valid_until
     ├─ ConfigurationError             configuration    500  (startup: names file and key)
     │  └─ ContractNotConfiguredError  configuration    401  Connection contract not configured
     ├─ AuthorizationError             authorization    403  No <x> permission
@@ -64,6 +65,12 @@ class InvalidParameterError(RequestSyntaxError):
 class AuthenticationError(GatewayError):
     error_type = "authentication"
     default_message = "Invalid username or password"
+
+
+class AgreementEndedError(AuthenticationError):
+    """The credential is good but its actor's agreement (``valid_until``) has ended: 410."""
+
+    default_message = "The agreement of this account has ended"
 
 
 class ConfigurationError(GatewayError):

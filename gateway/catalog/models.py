@@ -151,6 +151,47 @@ Index("ix_runs_contract", runs.c.contract, runs.c.id)
 Index("ix_runs_fileset", runs.c.fileset)
 Index("ix_runs_event", runs.c.event_id)
 
+# Machine access (migration 0006): API keys (only a hash of the secret), the keys that sign
+# access tokens (shared by every peer), and an append-only log of revocations that each peer
+# tails about once a second. ``generation`` grows on regenerate; a token names the generation
+# it was issued from, and a revocation row raises the minimum valid one for its ``subject``.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("scopes", Text, nullable=False, server_default=""),
+    Column("secret_hash", String(64), nullable=False),
+    Column("generation", Integer, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False, server_default=""),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+Index("ix_api_keys_owner", api_keys.c.owner)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(16), nullable=False),
+    Column("private_pem", Text, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("subject", String(255), nullable=False),  # "jti:<id>", "apikey:<id>", "client:<id>"
+    Column("min_version", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # after this no token it concerns can be live
+    sqlite_autoincrement=True,
+)
+Index("ix_revocations_expires", revocations.c.expires_at)
 # The jti of every accepted client assertion (RFC 7523) until it expires: the primary key refuses a
 # replay on every peer (gateway/catalog/replay.py).
 assertion_jtis = Table(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import urllib.parse
 from pathlib import Path
 
 from gateway.config._fields import Cursor, Fields, describe
@@ -29,6 +30,11 @@ _SERVER_KEYS = (
     "catalog_durable",
     "http_server",
     "workers",
+    "public_url",
+    "token_default_minutes",
+    "token_max_minutes",
+    "oauth_token_minutes",
+    "signing_key_rotation_days",
     "client_assertion_max_lifetime_seconds",
     "client_assertion_leeway_seconds",
 )
@@ -70,6 +76,11 @@ def _server(f: Fields) -> ServerConfig:
         catalog_durable=f.flag("catalog_durable", defaults.catalog_durable),
         http_server=f.choice("http_server", HTTP_SERVERS, defaults.http_server, what="HTTP server"),
         workers=_workers(f, defaults.workers),
+        public_url=_public_url(f),
+        token_default_minutes=f.whole("token_default_minutes", defaults.token_default_minutes, 1, 525600),
+        token_max_minutes=_token_max(f, defaults.token_max_minutes),
+        oauth_token_minutes=f.whole("oauth_token_minutes", defaults.oauth_token_minutes, 1, 1440),
+        signing_key_rotation_days=f.whole("signing_key_rotation_days", defaults.signing_key_rotation_days, 1, 3650),
         client_assertion_max_lifetime_seconds=f.whole(
             "client_assertion_max_lifetime_seconds", defaults.client_assertion_max_lifetime_seconds, 1, 3600
         ),
@@ -77,6 +88,25 @@ def _server(f: Fields) -> ServerConfig:
             "client_assertion_leeway_seconds", defaults.client_assertion_leeway_seconds, 0, 300
         ),
     )
+
+
+def _token_max(f: Fields, default: int) -> int:
+    most = f.whole("token_max_minutes", default, 1, 525600)
+    asked = f.get("token_default_minutes")
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > most:
+        f.at("token_default_minutes").error(f"greater than token_max_minutes ({most})")
+    return most
+
+
+def _public_url(f: Fields) -> str | None:
+    text = f.text("public_url")
+    if text is None:
+        return None
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        f.at("public_url").error(f"expected an http(s) base URL like https://mft.example.com, got {text!r}")
+        return None
+    return text.rstrip("/")
 
 
 def _workers(f: Fields, default: int) -> int:

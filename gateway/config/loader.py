@@ -11,6 +11,8 @@ This is the only module that knows the YAML layout. The folder holds four files:
     ``vfs:`` name -> actor, storage, acl, retention, limits, paths, permissions.
 ``contracts.yaml``
     ``contracts:`` a list of connection contracts, each with its ``actions`` (see ``_actions``).
+``oauth-clients.yaml`` (optional)
+    ``clients:`` client id -> principal, scopes, secret_hash, keys, enabled (see ``_clients``).
 ``connections.yaml`` (optional)
     ``connections:`` name -> a remote endpoint (sftp, https, s3, gateway; see ``_connections``).
 
@@ -38,6 +40,7 @@ from typing import Any
 import yaml
 
 from gateway.config._actors import parse_actors
+from gateway.config._clients import parse_clients
 from gateway.config._connections import parse_connections
 from gateway.config._contracts import parse_contracts
 from gateway.config._env import substitute
@@ -51,6 +54,7 @@ GATEWAY_FILE = "gateway.yaml"
 ACTORS_FILE = "actors.yaml"
 VFS_FILE = "vfs.yaml"
 CONTRACTS_FILE = "contracts.yaml"
+CLIENTS_FILE = "oauth-clients.yaml"
 CONNECTIONS_FILE = "connections.yaml"
 
 
@@ -82,6 +86,9 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     principals = parse_actors(actors_cur, actors_data) if actors_ok else None
     vfss = parse_vfs(vfs_cur, vfs_data, principals, storages) if vfs_ok else None
     contracts = parse_contracts(contracts_cur, contracts_data, principals, vfss) if contracts_ok else []
+    clients_cur, clients_data, clients_ok = _read(config_dir / CLIENTS_FILE, problems, env, required=False)
+    users = principals.users if principals is not None else None
+    clients = parse_clients(clients_cur, clients_data, users) if clients_ok else {}
     connections = parse_connections(connections_cur, connections_data) if connections_ok else {}
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
@@ -94,6 +101,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
         vfs=MappingProxyType(vfss),
         contracts=tuple(contracts),
         server=server,
+        oauth_clients=MappingProxyType(clients),
         connections=MappingProxyType(connections),
     )
     return config, problems

@@ -11,9 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gateway.core.paths import VirtualPath
+
+if TYPE_CHECKING:
+    from gateway.core.client_assertion import AssertionKey  # its module imports the runtime
 
 
 class Permission(enum.StrEnum):
@@ -44,6 +47,7 @@ class Actor:
     name: str
     kind: ActorKind
     description: str = ""
+    valid_until: int | None = None  # end of the agreement (µs since the epoch, UTC); None = open
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,10 @@ class User:
     password_hash: str = field(repr=False)
     enabled: bool = True
     groups: frozenset[str] = frozenset()
-    admin: bool = False  # may use the /admin API (runs of contract actions)
+    admin: bool = False  # legacy spelling of the ``admin`` role (kept working)
+    roles: frozenset[str] = frozenset({"partner"})  # see gateway/core/principal.py ROLE_SCOPES
+    scopes: frozenset[str] = frozenset({"files:read", "files:write"})  # at most its roles' scopes
+    service: bool = False  # a service account: no password login, machine credentials only
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +221,17 @@ class ServerConfig:
     # port, under one supervising ``serve`` process: small-file rates scale with the cores.
     # ``auto`` in the file is resolved at load (auto_workers).
     workers: int = 1
+    # Machine access (docs/machine-access.md). ``public_url``: the gateway's external base URL,
+    # the tokens' issuer and audience and the base of the OAuth metadata; unset = taken from
+    # each request. Access tokens from ``POST /token`` last ``token_default_minutes`` unless the
+    # client asks for less or more, never more than ``token_max_minutes``; OAuth client tokens
+    # last ``oauth_token_minutes``. The signing key is replaced every ``signing_key_rotation_days``
+    # (the previous one still verifies until the tokens it signed have expired).
+    public_url: str | None = None
+    token_default_minutes: int = 60
+    token_max_minutes: int = 720
+    oauth_token_minutes: int = 60
+    signing_key_rotation_days: int = 30
     # private_key_jwt client assertions (docs/machine-access-assertions.md): the longest lifetime
     # (exp - iat, or exp - now without iat) accepted, and the clock skew allowed on exp/nbf/iat.
     client_assertion_max_lifetime_seconds: int = 600
@@ -309,4 +327,20 @@ class GatewayConfig:
     vfs: MappingProxyType[str, Vfs]
     contracts: tuple[Contract, ...]
     server: ServerConfig = ServerConfig()
+    oauth_clients: MappingProxyType[str, OAuthClient] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """An OAuth 2.0 client (``oauth-clients.yaml``) acting as the service account ``principal``.
+
+    It authenticates with a secret (``secret_hash``, argon2) or with a JWT signed by one of its
+    ``keys`` (private_key_jwt); ``scopes`` bound what its tokens may carry."""
+
+    client_id: str
+    principal: str
+    scopes: frozenset[str]
+    secret_hash: str | None = field(default=None, repr=False)
+    keys: tuple[AssertionKey, ...] = ()
+    enabled: bool = True
     connections: MappingProxyType[str, Connection] = field(default_factory=lambda: MappingProxyType({}))

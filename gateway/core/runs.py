@@ -13,13 +13,7 @@ from gateway.core.paths import parse_config_path
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
-from gateway.errors import AuthorizationError, InvalidParameterError, NotFoundError, RequestSyntaxError
-
-
-def ensure_admin(rt: Runtime, principal: Principal) -> None:
-    user = rt.config.users.get(principal.user)
-    if user is None or not user.admin:
-        raise AuthorizationError("Admin permission required")
+from gateway.errors import InvalidParameterError, NotFoundError, RequestSyntaxError
 
 
 async def get(rt: Runtime, run_id: int) -> ClaimedRun:

@@ -1,6 +1,7 @@
-"""The admin API for contract-action runs (``/admin/...``), for users with ``admin: true``.
+"""The admin API for contract-action runs (``/admin/...``), for admins and operators.
 
-Same session cookies as the partner API and the same error envelope; success bodies are
+Same credentials as the partner API (session cookies, bearer token, X-API-Key) and the same
+error envelope; success bodies are
 ``{"result":"ok","timestamp":...,...}`` with the run(s).
 """
 
@@ -22,8 +23,8 @@ from gateway.core.runtime import Runtime
 from gateway.core.timefmt import iso_ms, iso_now
 from gateway.errors import InvalidParameterError, RequestSyntaxError
 from gateway.http.auth import read_small_body
+from gateway.http.credentials import require
 from gateway.http.envelope import json_response
-from gateway.http.session import require_principal
 
 MAX_LIMIT = 1000
 
@@ -58,9 +59,8 @@ def _ok(**body: Any) -> Response:
 
 
 async def _admin(request: Request) -> tuple[Runtime, Any]:
-    rt, principal, _ = await require_principal(request)
-    runs.ensure_admin(rt, principal)
-    return rt, principal
+    """Watching runs needs ``runs:read``, changing them ``runs:write`` (admins and operators)."""
+    return await require(request, "runs:read" if request.method == "GET" else "runs:write")
 
 
 def _int(request: Request, name: str, default: int | None, maximum: int) -> int | None:

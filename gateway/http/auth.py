@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.catalog import passwords, sessions
+from gateway.catalog import audit, passwords, sessions
+from gateway.core import machine
 from gateway.errors import AuthenticationError, LimitExceededError
 from gateway.http.envelope import ok
 from gateway.http.exception_handlers import MissingCredentialsError
@@ -44,12 +45,16 @@ async def login(request: Request) -> Response:
     if not username or not password:
         raise MissingCredentialsError()  # as documented: 404 request_syntax
     user = rt.config.users.get(username)
-    known = user.password_hash if user is not None and user.enabled else None
+    # Service accounts have no password: they authenticate with API keys or OAuth clients.
+    known = user.password_hash if user is not None and user.enabled and not user.service else None
+    client = client_info(request, rt.config.server.trusted_proxies)
     async with _VERIFY_SLOTS:
         valid = await asyncio.to_thread(passwords.verify, password, known)
     if not valid or user is None:
+        await audit.record(rt.db, "login.failed", principal=username[:255], address=client.address)
         raise AuthenticationError()
-    client = client_info(request, rt.config.server.trusted_proxies)
+    machine.ensure_agreement(rt, user)
+    await audit.record(rt.db, "login.ok", principal=user.name, address=client.address)
     token = await sessions.create(rt.db, user.name, rt.config.server.session_absolute_seconds, client.address)
     response = Response(status_code=200)
     set_cookies(response, rt, request, user.name, token)

@@ -35,12 +35,19 @@ class RangeNotSatisfiableError(errors.RequestSyntaxError):
         super().__init__()
 
 
+class BearerTokenError(errors.AuthenticationError):
+    """A bearer token that is malformed, expired or revoked: 401 with the RFC 6750 challenge."""
+
+    default_message = "Invalid or expired token"
+
+
 STATUS: dict[type[errors.GatewayError], int] = {
     errors.GatewayError: 500,
     errors.RequestSyntaxError: 400,
     MissingCredentialsError: 404,
     RangeNotSatisfiableError: 416,
     errors.AuthenticationError: 401,
+    errors.AgreementEndedError: 410,
     errors.ConfigurationError: 500,
     errors.ContractNotConfiguredError: 401,  # as documented: 401, errorType configuration
     errors.AuthorizationError: 403,
@@ -69,6 +76,8 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, errors.IoError) or type(exc) is errors.GatewayError:
             message = exc.default_message if type(exc) is errors.GatewayError else "I/O error"
     headers = {"Content-Range": f"bytes */{exc.size}"} if isinstance(exc, RangeNotSatisfiableError) else None
+    if isinstance(exc, BearerTokenError):
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     return failed(message, exc.error_type, status, headers)
 
 

@@ -9,10 +9,10 @@ from starlette.types import ASGIApp
 from gateway.core import files
 from gateway.errors import RequestSyntaxError
 from gateway.http import vpath
+from gateway.http.credentials import require_access
 from gateway.http.downloads import FileDownload
 from gateway.http.envelope import ok
 from gateway.http.exception_handlers import DeleteSyntaxError
-from gateway.http.session import require_access
 from gateway.http.upload import MultipartSource
 
 SEGMENTS = 2  # "2.0", "files"

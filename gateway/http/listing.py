@@ -11,8 +11,8 @@ from gateway.core.metadata import system_attributes
 from gateway.core.paths import VirtualPath
 from gateway.core.timefmt import iso_now
 from gateway.http import params, vpath
+from gateway.http.credentials import require_access
 from gateway.http.envelope import json_response
-from gateway.http.session import require_access
 
 SEGMENTS = 2  # "2.0", "directories" | "countelements"
 

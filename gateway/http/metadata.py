@@ -10,8 +10,8 @@ from gateway.core.timefmt import iso_now
 from gateway.errors import RequestSyntaxError
 from gateway.http import vpath
 from gateway.http.auth import read_small_body
+from gateway.http.credentials import require_access
 from gateway.http.envelope import json_response, ok
-from gateway.http.session import require_access
 
 SEGMENTS = 2  # "2.0", "metadata" | "meadata"
 

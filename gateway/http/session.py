@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from gateway.catalog import sessions
 from gateway.config.schema import User
-from gateway.core import contracts
-from gateway.core.contracts import Access
+from gateway.core import machine
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
 from gateway.errors import AuthenticationError
@@ -28,16 +27,23 @@ USER_COOKIE = "sp-http-usr"
 SESSION_COOKIE = "sp-http-ses"
 
 
-def principal_for(rt: Runtime, user: User, request: Request) -> Principal:
+def principal_for(rt: Runtime, user: User, request: HTTPConnection) -> Principal:
     client = client_info(request, rt.config.server.trusted_proxies)
     return Principal(
-        user=user.name, actor=user.actor, groups=user.groups, protocol=client.scheme, client_address=client.address
+        user=user.name,
+        actor=user.actor,
+        groups=user.groups,
+        protocol=client.scheme,
+        client_address=client.address,
+        roles=user.roles,
+        scopes=user.scopes,
     )
 
 
-async def require_principal(request: Request) -> tuple[Runtime, Principal, str]:
-    """The calling user and their session token; raises AuthenticationError."""
-    rt = await runtime(request)
+async def cookie_principal(rt: Runtime, request: HTTPConnection) -> tuple[Principal, str]:
+    """The user of the session cookies and the session token; raises AuthenticationError.
+    (Every API goes through ``gateway.http.credentials``, which also takes bearer tokens and
+    API keys.)"""
     token = request.cookies.get(SESSION_COOKIE)
     user_name = unquote(request.cookies.get(USER_COOKIE, ""))
     if not token or not user_name or len(token) > 256:
@@ -46,14 +52,15 @@ async def require_principal(request: Request) -> tuple[Runtime, Principal, str]:
     user = rt.config.users.get(user_name)
     if record is None or record.user_name != user_name or user is None or not user.enabled:
         raise AuthenticationError()
-    return rt, principal_for(rt, user, request), token
+    machine.ensure_agreement(rt, user)
+    return principal_for(rt, user, request), token
 
 
-async def require_access(request: Request) -> tuple[Runtime, Access]:
-    """An authenticated caller bound to a VFS by a contract; raises AuthenticationError or
-    ContractNotConfiguredError."""
-    rt, principal, _ = await require_principal(request)
-    return rt, contracts.resolve(rt.config, principal)
+async def require_principal(request: Request) -> tuple[Runtime, Principal, str]:
+    """The calling user of a cookie session and its token (logout); raises AuthenticationError."""
+    rt = await runtime(request)
+    principal, token = await cookie_principal(rt, request)
+    return rt, principal, token
 
 
 def set_cookies(response: Response, rt: Runtime, request: Request, user: str, token: str) -> None:

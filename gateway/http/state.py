@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from gateway.core.runtime import Runtime
 
@@ -25,7 +25,7 @@ class RuntimeHolder:
         return self.runtime
 
 
-async def runtime(request: Request) -> Runtime:
+async def runtime(request: HTTPConnection) -> Runtime:
     holder: RuntimeHolder = request.app.state.holder
     if holder.runtime is not None:
         return holder.runtime

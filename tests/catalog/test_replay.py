@@ -120,7 +120,7 @@ async def test_replay_migration_downgrades_and_upgrades_again(db: Database) -> N
         return set(inspect(db.sync_engine).get_table_names())
 
     assert "assertion_jtis" in await tables()
-    await _run_alembic(db, "downgrade", "0005")
+    await _run_alembic(db, "downgrade", "0006_i11a")
     assert "assertion_jtis" not in await tables()
     await _run_alembic(db, "upgrade", "head")
     assert await replay.remember(db, "c", "j", now_us() + _MINUTE_US)

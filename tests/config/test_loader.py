@@ -159,6 +159,8 @@ def test_load_config_demo_config_declares_actors_groups_and_users(demo: Any) -> 
         "acme-app": ("Acme", frozenset(), True, False),
         "nocontract": ("Lonely", frozenset(), True, False),
         "mftadmin": ("Operators", frozenset(), True, True),
+        "acme-erp": ("Acme", frozenset(), True, False),
+        "ops-bot": ("Operators", frozenset(), True, False),
     }
     assert not any(c.actor in ("Lonely", "Operators") for c in demo.contracts)
 

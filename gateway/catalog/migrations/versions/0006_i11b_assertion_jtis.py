@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_i11b"
-down_revision = "0005"
+down_revision = "0006_i11a"
 branch_labels = None
 depends_on = None
 
