@@ -328,6 +328,7 @@ class GatewayConfig:
     contracts: tuple[Contract, ...]
     server: ServerConfig = ServerConfig()
     oauth_clients: MappingProxyType[str, OAuthClient] = field(default_factory=lambda: MappingProxyType({}))
+    connections: MappingProxyType[str, Connection] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,4 +344,3 @@ class OAuthClient:
     secret_hash: str | None = field(default=None, repr=False)
     keys: tuple[AssertionKey, ...] = ()
     enabled: bool = True
-    connections: MappingProxyType[str, Connection] = field(default_factory=lambda: MappingProxyType({}))
