@@ -11,12 +11,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from gateway.config._fields import Cursor, Fields, listing, lookup
 from gateway.config.schema import OAuthClient, User
-from gateway.core.client_assertion import AssertionKey
+from gateway.core.client_assertion import AssertionKey, check_key
 
 _CLIENT_KEYS = ("principal", "scopes", "secret_hash", "keys", "enabled")
 _KEY_KEYS = ("kid", "alg", "public_key")
@@ -73,19 +70,11 @@ def _keys(f: Fields) -> tuple[AssertionKey, ...]:
         if any(existing.kid == kid for existing in keys):
             k.at("kid").error(f"kid {kid!r} is used twice by this client")
             continue
+        key = AssertionKey(kid=kid, alg="RS256" if alg == "RS256" else "ES256", public_key_pem=pem)
         try:
-            public = load_pem_public_key(pem.encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
-            k.at("public_key").error("not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+            check_key(key)
+        except ValueError as exc:
+            k.at("public_key").error(str(exc))
             continue
-        fits = (
-            isinstance(public, ec.EllipticCurvePublicKey) and isinstance(public.curve, ec.SECP256R1)
-            if alg == "ES256"
-            else isinstance(public, rsa.RSAPublicKey) and public.key_size >= 2048
-        )
-        if not fits:
-            need = "an EC P-256 key" if alg == "ES256" else "an RSA key of at least 2048 bits"
-            k.at("public_key").error(f"{alg} needs {need}")
-            continue
-        keys.append(AssertionKey(kid=kid, alg="RS256" if alg == "RS256" else "ES256", public_key_pem=pem))
+        keys.append(key)
     return tuple(keys)

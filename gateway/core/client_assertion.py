@@ -225,11 +225,11 @@ def _select_key(header: Mapping[str, Any], registered: Sequence[AssertionKey] | 
 def _load(pem: str, alg: str) -> PublicKey:
     try:
         key = load_pem_public_key(pem.encode("utf-8"))
-    except (ValueError, TypeError, UnicodeError) as exc:
-        raise ValueError(f"not a PEM public key: {exc}") from None
+    except (ValueError, TypeError, UnicodeError):
+        raise ValueError("not a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
     if alg == "ES256":
         if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-            raise ValueError("ES256 needs an elliptic-curve key on P-256")
+            raise ValueError("ES256 needs an EC P-256 key")
         return key
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("RS256 needs an RSA key")
