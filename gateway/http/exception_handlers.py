@@ -69,6 +69,8 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, errors.IoError) or type(exc) is errors.GatewayError:
             message = exc.default_message if type(exc) is errors.GatewayError else "I/O error"
     headers = {"Content-Range": f"bytes */{exc.size}"} if isinstance(exc, RangeNotSatisfiableError) else None
+    if isinstance(exc, errors.RateLimitedError) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
     return failed(message, exc.error_type, status, headers)
 
 

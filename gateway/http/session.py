@@ -21,6 +21,7 @@ from gateway.core.contracts import Access
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
 from gateway.errors import AuthenticationError
+from gateway.http import ratelimit
 from gateway.http.proxy import client_info
 from gateway.http.state import runtime
 
@@ -46,7 +47,15 @@ async def require_principal(request: Request) -> tuple[Runtime, Principal, str]:
     user = rt.config.users.get(user_name)
     if record is None or record.user_name != user_name or user is None or not user.enabled:
         raise AuthenticationError()
+    await ratelimit.charge(request, rt, f"user:{user.name}", _tier(request))
     return rt, principal_for(rt, user, request), token
+
+
+def _tier(request: Request) -> str:
+    """File transfers on /2.0 have their own rate-limit class; every other call is ``authenticated``."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return "transfer" if path.startswith("/2.0/files/", len(root) if path.startswith(root) else 0) else "authenticated"
 
 
 async def require_access(request: Request) -> tuple[Runtime, Access]:
