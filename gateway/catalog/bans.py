@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.catalog.db import Database
+from gateway.catalog.db import Database, Prepared
 from gateway.catalog.models import defender_bans as bans, defender_events as events
 
 
@@ -25,11 +25,19 @@ class Ban:
     score: int
 
 
+_ACTIVE = Prepared(
+    select(bans.c.key, bans.c.banned_at, bans.c.until, bans.c.score)
+    .where(bans.c.until > bindparam("b_now"))
+    .order_by(bans.c.banned_at, bans.c.key)
+)
+
+
 async def active(db: Database, now: int) -> list[Ban]:
-    """Every ban still in force at ``now``."""
-    async with db.read() as conn:
-        rows = await conn.execute(select(bans).where(bans.c.until > now).order_by(bans.c.banned_at, bans.c.key))
-        return [Ban(row.key, row.banned_at, row.until, row.score) for row in rows]
+    """Every ban still in force at ``now`` (every peer reads this each second: a prepared read)."""
+    return [
+        Ban(str(key), int(at), int(until), int(points))
+        for key, at, until, points in await db.rows(_ACTIVE, {"b_now": now})
+    ]
 
 
 async def score(db: Database, entries: Sequence[tuple[str, int]], now: int, since: int) -> dict[str, int]:

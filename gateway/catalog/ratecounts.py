@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 
-from gateway.catalog.db import Database
+from gateway.catalog.db import Database, Prepared
 from gateway.catalog.models import rate_counts as table
 
 Counts = dict[tuple[str, str], int]  # (key, tier) -> requests in the minute
@@ -21,21 +21,24 @@ Counts = dict[tuple[str, str], int]  # (key, tier) -> requests in the minute
 async def publish(db: Database, peer: str, minute: int, counts: Mapping[tuple[str, str], int]) -> None:
     """Replace ``peer``'s rows with its ``counts`` for ``minute`` (older minutes go with them)."""
     async with db.write() as conn:
-        await conn.execute(delete(table).where(table.c.peer == peer))
-        if counts:
-            rows = [{"peer": peer, "key": k, "tier": t, "minute": minute, "count": n} for (k, t), n in counts.items()]
-            await conn.execute(insert(table), rows)
+        await conn.run(_DELETE_MINE, {"b_peer": peer})
+        for (key, tier), n in counts.items():
+            await conn.run(_INSERT, {"peer": peer, "key": key, "tier": tier, "minute": minute, "count": n})
+
+
+_OTHERS = Prepared(
+    select(table.c.key, table.c.tier, func.sum(table.c.count))
+    .where(table.c.minute == bindparam("b_minute"), table.c.peer != bindparam("b_peer"))
+    .group_by(table.c.key, table.c.tier)
+)
+_DELETE_MINE = Prepared(delete(table).where(table.c.peer == bindparam("b_peer")))
+_INSERT = Prepared(insert(table), columns=("peer", "key", "tier", "minute", "count"))
 
 
 async def others(db: Database, peer: str, minute: int) -> Counts:
     """What every peer but ``peer`` counted in ``minute``, summed per (key, tier)."""
-    async with db.read() as conn:
-        rows = await conn.execute(
-            select(table.c.key, table.c.tier, func.sum(table.c.count).label("total"))
-            .where(table.c.minute == minute, table.c.peer != peer)
-            .group_by(table.c.key, table.c.tier)
-        )
-        return {(str(row.key), str(row.tier)): int(row.total) for row in rows}
+    rows = await db.rows(_OTHERS, {"b_minute": minute, "b_peer": peer})
+    return {(str(key), str(tier)): int(total) for key, tier, total in rows}
 
 
 async def purge(db: Database, before_minute: int) -> None:
