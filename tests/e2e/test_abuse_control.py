@@ -119,6 +119,7 @@ def test_fifty_wrong_passwords_ban_the_address_until_the_ban_ends(make_gateway: 
         for r in statuses[10:]:
             assert_banned(r, 6)
         retry = assert_banned(login(c, "alice"), 6)  # the right password, refused too
+        assert retry >= 4  # 3 s, lengthened by 0.5 s per attempt while banned up to 6 s
         time.sleep(retry + 0.3)
         assert login(c, "alice").status_code == 200
     with admin(gw) as a:
