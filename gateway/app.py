@@ -13,11 +13,12 @@ from starlette.middleware import Middleware
 from gateway.catalog import sessions, token_state
 from gateway.catalog.db import Database, now_us
 from gateway.config.loader import load_config
-from gateway.core import expiry
+from gateway.core import defender, expiry
 from gateway.core.actions import ActionIndex
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.runtime import Runtime
 from gateway.core.vfs import Mounts
+from gateway.http import ratelimit
 from gateway.http.accesslog import AccessLogMiddleware
 from gateway.http.exception_handlers import HANDLERS
 from gateway.http.routes import ROUTES
@@ -74,7 +75,9 @@ def create_app(settings: Settings) -> Starlette:
         rt = await holder.get()
         dispatcher = Dispatcher(rt)
         await dispatcher.start()
+        await defender.refresh(rt)  # the bans in force before the first request
         background = [asyncio.create_task(_purge_sessions(rt)), asyncio.create_task(_expire_files(rt))]
+        background += [asyncio.create_task(defender.keep_fresh(rt)), asyncio.create_task(ratelimit.keep_in_step(rt))]
         try:
             yield
         finally:

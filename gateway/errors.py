@@ -135,8 +135,14 @@ class QuotaExceededError(GatewayError):
 
 
 class RateLimitedError(GatewayError):
+    """Too many requests, or a banned client; ``retry_after`` (whole seconds) becomes ``Retry-After``."""
+
     error_type = "rate_limit"
     default_message = "Too many requests"
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class UnavailableError(GatewayError):

@@ -202,3 +202,57 @@ assertion_jtis = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 Index("ix_assertion_jtis_expires", assertion_jtis.c.expires_at)
+
+# Brute-force defence (core/defender.py). Scores: one row per failed credential check and key
+# (``addr:<ip>`` or ``acct:<name>``), summed over the observation window and purged after it.
+defender_events = Table(
+    "defender_events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("key", String(320), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("score", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_defender_events_key", defender_events.c.key, defender_events.c.at)
+Index("ix_defender_events_at", defender_events.c.at)
+
+# Bans, shared by every peer and kept across restarts.
+defender_bans = Table(
+    "defender_bans",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("banned_at", BigInteger, nullable=False),
+    Column("until", BigInteger, nullable=False),
+    Column("score", Integer, nullable=False),
+)
+Index("ix_defender_bans_until", defender_bans.c.until)
+
+# Rate-limit counts each peer publishes for the current window (http/ratelimit.py); disposable
+# (UNLOGGED on PostgreSQL, see migration 0006_i11c).
+rate_counts = Table(
+    "rate_counts",
+    metadata,
+    Column("peer", String(32), primary_key=True),
+    Column("key", String(320), primary_key=True),
+    Column("tier", String(16), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+Index("ix_rate_counts_minute", rate_counts.c.minute)
+
+# The audit trail of credential events (catalog/audit.py).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("principal", String(255), nullable=True),
+    Column("address", String(64), nullable=True),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    sqlite_autoincrement=True,
+)
+Index("ix_audit_events_at", audit_events.c.at)
+Index("ix_audit_events_event", audit_events.c.event, audit_events.c.at)
+Index("ix_audit_events_principal", audit_events.c.principal, audit_events.c.at)

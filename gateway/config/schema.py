@@ -198,6 +198,49 @@ class Contract:
 
 
 @dataclass(frozen=True, slots=True)
+class DefenderConfig:
+    """Brute-force defence (``defender:`` in gateway.yaml; docs/abuse-control.md).
+
+    A failed credential check scores 1 (known account) or 2 (unknown account) against the client
+    address and 1 against the claimed account; reaching ``threshold`` (address) or
+    ``account_threshold`` (account) within ``observation_seconds`` bans it for ``ban_seconds``;
+    every attempt while banned adds ``ban_increment_seconds``, up to ``max_ban_seconds`` after the
+    ban began. Addresses in ``safe_list`` (IPs or CIDR networks) are never scored nor refused.
+    """
+
+    enabled: bool = True
+    threshold: int = 15
+    account_threshold: int = 30
+    observation_seconds: float = 1800.0
+    ban_seconds: float = 1800.0
+    ban_increment_seconds: float = 900.0
+    max_ban_seconds: float = 86400.0
+    safe_list: tuple[str, ...] = ()
+
+
+RATE_TIERS = ("public", "authenticated", "agent", "transfer")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """Requests per minute by endpoint class (``rate_limits:`` in gateway.yaml); 0 = unlimited.
+
+    Counted per principal, or per client address for anonymous requests, in fixed one-minute
+    windows shared by every peer (each publishes its counts every ``sync_seconds``).
+    """
+
+    enabled: bool = True
+    public: int = 10
+    authenticated: int = 60
+    agent: int = 300
+    transfer: int = 1200
+    sync_seconds: float = 1.0
+
+    def limit(self, tier: str) -> int:
+        return int(getattr(self, tier))
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     session_idle_seconds: int = 1800
     session_absolute_seconds: int = 43200
@@ -221,6 +264,8 @@ class ServerConfig:
     # port, under one supervising ``serve`` process: small-file rates scale with the cores.
     # ``auto`` in the file is resolved at load (auto_workers).
     workers: int = 1
+    defender: DefenderConfig = DefenderConfig()  # gateway.yaml's top-level ``defender:``
+    rate_limits: RateLimitConfig = RateLimitConfig()  # gateway.yaml's top-level ``rate_limits:``
     # Machine access (docs/machine-access.md). ``public_url``: the gateway's external base URL,
     # the tokens' issuer and audience and the base of the OAuth metadata; unset = taken from
     # each request. Access tokens from ``POST /token`` last ``token_default_minutes`` unless the

@@ -13,6 +13,10 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("gateway.access")
+# Response headers decided before the handler's response exists (the rate limit's, by
+# http/ratelimit.py): a list of (name, value) byte pairs in the scope, added to whatever answer
+# the request gets, errors included.
+EXTRA_HEADERS = "gateway.extra_headers"
 
 
 class AccessLogMiddleware:
@@ -41,6 +45,9 @@ class AccessLogMiddleware:
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+                extra = scope.get(EXTRA_HEADERS)
+                if extra:
+                    message["headers"] += extra
                 for name, value in message["headers"]:
                     if name == b"content-length":
                         declared = int(value)

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.catalog import audit, passwords, sessions
-from gateway.core import machine
+from gateway.core import defender, machine
 from gateway.errors import AuthenticationError, LimitExceededError
+from gateway.http import ratelimit
 from gateway.http.envelope import ok
 from gateway.http.exception_handlers import MissingCredentialsError
 from gateway.http.proxy import client_info
@@ -38,24 +39,31 @@ def _field(fields: dict[str, list[str]], name: str) -> str:
 
 
 async def login(request: Request) -> Response:
+    """Password login. Unknown users, wrong passwords and disabled accounts get the same answer
+    after the same work (a disabled or unknown user's password is checked against a dummy hash
+    of the same cost); a banned address or account gets 429 before any hash is computed."""
     rt = await runtime(request)
+    address = client_info(request, rt.config.server.trusted_proxies).address
+    await ratelimit.charge(request, rt, f"addr:{address}", "public")
     body = await read_small_body(request, MAX_LOGIN_BODY)
     fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     username, password = _field(fields, "username"), _field(fields, "password")
     if not username or not password:
         raise MissingCredentialsError()  # as documented: 404 request_syntax
+    await defender.guard(rt, address, username)
     user = rt.config.users.get(username)
     # Service accounts have no password: they authenticate with API keys or OAuth clients.
     known = user.password_hash if user is not None and user.enabled and not user.service else None
-    client = client_info(request, rt.config.server.trusted_proxies)
     async with _VERIFY_SLOTS:
         valid = await asyncio.to_thread(passwords.verify, password, known)
     if not valid or user is None:
-        await audit.record(rt.db, "login.failed", principal=username[:255], address=client.address)
+        await defender.failed(rt, address, username, known=user is not None)
+        await audit.record(rt.db, "login.failed", principal=username, address=address, detail={"method": "password"})
         raise AuthenticationError()
     machine.ensure_agreement(rt, user)
-    await audit.record(rt.db, "login.ok", principal=user.name, address=client.address)
-    token = await sessions.create(rt.db, user.name, rt.config.server.session_absolute_seconds, client.address)
+    await defender.succeeded(rt, address, user.name)
+    token = await sessions.create(rt.db, user.name, rt.config.server.session_absolute_seconds, address)
+    await audit.record(rt.db, "login.ok", principal=user.name, address=address, detail={"method": "password"})
     response = Response(status_code=200)
     set_cookies(response, rt, request, user.name, token)
     return response

@@ -89,6 +89,14 @@ async def require_access(conn: HTTPConnection) -> tuple[Runtime, Access]:
     """A /2.0 caller bound to a VFS by a contract: reads need ``files:read``, writes
     ``files:write``; file transfers are rate-limited in their own tier."""
     scope = "files:read" if conn.scope.get("method") in ("GET", "HEAD") else "files:write"
-    tier = "transfer" if conn.scope["path"].startswith("/2.0/files/") else "authenticated"
-    rt, principal = await require(conn, scope, tier)
+    rt, principal = await require(conn, scope, _tier(conn))
     return rt, contracts.resolve(rt.config, principal)
+
+
+def _tier(conn: HTTPConnection) -> str:
+    """File transfers on /2.0 have their own rate-limit class (the path is matched below the
+    mount point when the gateway is mounted in another app); every other call is ``authenticated``."""
+    path: str = conn.scope["path"]
+    root: str = conn.scope.get("root_path", "")
+    start = len(root) if root and path.startswith(root) else 0
+    return "transfer" if path.startswith("/2.0/files/", start) else "authenticated"

@@ -78,6 +78,8 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
     headers = {"Content-Range": f"bytes */{exc.size}"} if isinstance(exc, RangeNotSatisfiableError) else None
     if isinstance(exc, BearerTokenError):
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if isinstance(exc, errors.RateLimitedError) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
     return failed(message, exc.error_type, status, headers)
 
 

@@ -96,7 +96,13 @@ def default_config() -> dict[str, dict[str, Any]]:
         {"name": "app", "actor": "AppB", "protocol": "http", "vfs": "app", "metadata": {"Partner": "AppB"}},
     ]
     return {
-        "gateway.yaml": {"server": {"trusted_proxies": ["127.0.0.2"]}},
+        "gateway.yaml": {
+            "server": {"trusted_proxies": ["127.0.0.2"]},
+            # Every test logs in and transfers from 127.0.0.1, far faster than partners do: limits
+            # high enough not to get in the way (tests/e2e/test_abuse_control.py sets its own).
+            "rate_limits": {"public": 100_000, "authenticated": 100_000, "transfer": 1_000_000},
+            "defender": {"threshold": 100_000, "account_threshold": 100_000},
+        },
         "actors.yaml": {"actors": actors},
         "vfs.yaml": {"vfs": vfs},
         "contracts.yaml": {"contracts": contracts},
