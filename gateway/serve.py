@@ -56,6 +56,7 @@ def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
         proxy_headers=False,  # the app itself decides which proxies to believe
         server_header=False,
         access_log=False,
+        log_config=None,  # uvicorn's records go to the root logger: our one-line format
         log_level=settings.log_level,
         ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
         ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
