@@ -36,15 +36,16 @@ def escape_quoted(text: str) -> str:
 
 
 class OneLineFormatter(logging.Formatter):
-    """Formats each record's message on one line, its traceback (if any) on indented lines.
+    """Formats each record so that a line starting at column 0 always begins a record.
 
-    A line that starts at column 0 always begins a record; a continuation (traceback, stack)
-    starts with two spaces, so an exception message carrying a line break cannot pass for a
-    record of its own either.
+    Non-printable characters are escaped; a line break in the message (a traceback some library
+    put in its message, a name someone sent) and the traceback of the record go on continuation
+    lines starting with two spaces, so no text can pass for a record of its own. The access log
+    escapes line breaks too (gateway.http.accesslog): one request, one line.
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        record.message = escape(record.getMessage())
+        record.message = "\n  ".join(escape(part) for part in record.getMessage().split("\n"))
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)
         line = self.formatMessage(record)

@@ -483,12 +483,14 @@ async def test_symlinked_object_dir_outside_root_refused_for_commit(backend: Loc
     assert _files(backend.root / "tmp") == []
 
 
-async def test_symlinked_objects_dir_inside_root_is_allowed(backend: LocalBackend) -> None:
+async def test_symlinked_objects_dir_inside_root_is_refused_too(backend: LocalBackend) -> None:
+    """Never followed, wherever it points: a check of its target would be separate from its use."""
     backend.ensure_layout()
     (backend.root / "elsewhere").mkdir()
     (backend.root / "objects" / "ab").symlink_to(backend.root / "elsewhere", target_is_directory=True)
     (backend.root / "elsewhere" / ("ab" + "0" * 30)).write_bytes(b"ok")
-    assert await _read(backend, _valid_key()) == b"ok"
+    with pytest.raises(InvalidPathError):
+        await _read(backend, _valid_key())
 
 
 async def test_delete_existing_then_again_is_idempotent(backend: LocalBackend) -> None:
