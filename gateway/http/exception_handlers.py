@@ -35,11 +35,19 @@ class RangeNotSatisfiableError(errors.RequestSyntaxError):
         super().__init__()
 
 
+class RequestTimeoutError(errors.RequestSyntaxError):
+    """The client stopped sending the request body (gateway.http.deadline); the connection closes."""
+
+    error_type = "timeout"
+    default_message = "Request body not received in time"
+
+
 STATUS: dict[type[errors.GatewayError], int] = {
     errors.GatewayError: 500,
     errors.RequestSyntaxError: 400,
     MissingCredentialsError: 404,
     RangeNotSatisfiableError: 416,
+    RequestTimeoutError: 408,
     errors.AuthenticationError: 401,
     errors.ConfigurationError: 500,
     errors.ContractNotConfiguredError: 401,  # as documented: 401, errorType configuration
@@ -69,6 +77,8 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, errors.IoError) or type(exc) is errors.GatewayError:
             message = exc.default_message if type(exc) is errors.GatewayError else "I/O error"
     headers = {"Content-Range": f"bytes */{exc.size}"} if isinstance(exc, RangeNotSatisfiableError) else None
+    if isinstance(exc, RequestTimeoutError):
+        headers = {"Connection": "close"}  # the rest of the body is not waited for
     return failed(message, exc.error_type, status, headers)
 
 
