@@ -293,3 +293,40 @@ def test_log_one_line_per_request_whatever_the_path(gateway: Gateway, alice: Ses
             assert re.search(r" id=[0-9a-f]{32}$", line), repr(line)
         assert line.isprintable(), repr(line)
     assert "\x1b" not in new and "\r" not in new and "\u202e" not in new and "\x85" not in new
+
+
+# ---------------------------------------------------------------------------------------------
+# 5: the name policy also holds for a name taken from the upload part's filename
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "filename*=UTF-8''%E2%80%AEgnp.exe",
+        "filename*=UTF-8''a%E2%80%8Bb.txt",
+        "filename*=UTF-8''%EF%BB%BFbom.txt",
+        'filename="file.txt::$DATA"',
+        'filename="C:"',
+        "filename*=UTF-8''a%C2%A0b.txt",
+    ],
+    ids=["bidi", "zwsp", "bom", "ntfs-stream", "drive", "nbsp"],
+)
+def test_post_to_folder_part_filename_policy(gateway: Gateway, alice: Session, filename: str) -> None:
+    before = gateway.storage_files()
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; {filename}\r\n'
+        f"Content-Type: text/plain\r\n\r\npayload\r\n--{BOUNDARY}--\r\n"
+    ).encode()
+    r = raw_request(gateway.port, "POST", b"/2.0/files/inbox/", session=alice, body=body, content_type=FORM)
+    assert_400(r)
+    assert gateway.storage_files() == before
+
+
+def test_leading_dot_name_is_an_ordinary_file(gateway: Gateway, alice: Session) -> None:
+    name = "." + unique("dot")
+    assert upload(gateway.port, alice, f"inbox/{name}".encode(), b"hidden?").status == 201
+    got = download(gateway.port, alice, f"inbox/{name}".encode())
+    assert got.status == 200 and got.body == b"hidden?"
+    listing = raw_request(gateway.port, "GET", f"/2.0/directories/inbox?filter={name}".encode(), session=alice)
+    assert [e["name"] for e in listing.json()["elements"]] == [name]
