@@ -334,6 +334,7 @@ class LocalObjectReader:
         self._size = 0
         self._data: bytes | None = None  # the whole object, when it was small enough to prefetch
         self._path: str | None = None
+        self._place: tuple[str, tuple[str, str], str, os.stat_result] | None = None  # for local_path
 
     def _open_sync(self, backend: LocalBackend, key: str) -> None:
         with self._fd.lock, backend.object_parent(key) as (_, sub_fd, _):
@@ -349,6 +350,8 @@ class LocalObjectReader:
                 self._fd.close_locked()
             else:
                 self._path = os.path.join(backend.root_path, key)
+                _, sub, name = key.split("/")
+                self._place = (backend.root_path, ("objects", sub), name, st)
 
     @property
     def size(self) -> int:
@@ -356,7 +359,17 @@ class LocalObjectReader:
 
     @property
     def local_path(self) -> str | None:
-        return self._path
+        """The object's path for a server that opens it itself (ASGI pathsend), or None.
+
+        A path is resolved again by whoever opens it, so it is handed out only after checking,
+        without following symlinks, that it still leads to the very file open here (a few
+        system calls); else None, and the caller streams from this reader's descriptor. The
+        instant between this check and the server's own open remains.
+        """
+        if self._path is None or self._place is None:
+            return None
+        root, parts, name, opened = self._place
+        return self._path if beneath.is_at(root, parts, name, opened) else None
 
     async def iter_range(self, start: int, length: int, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """Yield ``length`` bytes from ``start`` with ``pread`` (skipped bytes are never read).
