@@ -14,10 +14,11 @@ limits (gateway.yaml ``server``; docs/api.md "Limits") are applied the same unde
 
 Under uvicorn they are a subclass of its httptools protocol (:func:`uvicorn_protocol`). Under
 granian they map onto its HTTP/1 settings (:func:`granian_http1`): its header read timeout,
-which also ends an idle kept-alive connection, and its read buffer, which bounds the head
-(granian's floor is 8 KiB). granian accepts connections in Rust with no hook for counting them
-per address: there ``max_connections_per_address`` is not enforced, and the head deadline is
-what bounds how long a silent connection is held.
+which also ends an idle kept-alive connection; the head size is checked when the request
+reaches the app (:class:`HeadLimit`), granian's read buffer (about 400 KiB) bounding what it
+holds before. granian accepts connections in Rust with no hook for counting them per address:
+there ``max_connections_per_address`` is not enforced, and the head deadline is what bounds how
+long a silent connection is held.
 
 The body of an upload is watched in the app, identically for both servers
 (gateway.http.deadline): ``body_idle_seconds`` without a byte ends it with ``408``.
@@ -31,6 +32,7 @@ import time
 from typing import Any
 
 import httptools
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.config.schema import ServerConfig
@@ -188,11 +190,41 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
 
 
 def granian_http1(server: ServerConfig) -> Any:
-    """granian's HTTP/1 settings for the same limits (see the module docstring)."""
+    """granian's HTTP/1 settings for the same limits (see the module docstring).
+
+    The read buffer stays at granian's default (about 400 KiB) unless the head limit is larger:
+    it also sizes the pieces an upload's body is read in, and a 32 KiB buffer measured twice the
+    CPU for a 300 MiB upload. The head limit itself is then checked by :class:`HeadLimit`.
+    """
     from granian.http import HTTP1Settings
 
     return HTTP1Settings(
         header_read_timeout=int(server.request_head_seconds * 1000),
         keep_alive=True,
-        max_buffer_size=max(8192, server.max_header_bytes),
+        max_buffer_size=max(HTTP1Settings.max_buffer_size, server.max_header_bytes),
     )
+
+
+class HeadLimit:
+    """ASGI wrapper refusing a request whose head exceeds ``max_bytes`` (431, connection closed).
+
+    For granian, whose own bound is its read buffer: the head was read (at most that buffer),
+    but the request goes no further. The size counted is the request target and each header as
+    ``name: value`` with its line end, as under uvicorn.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            for name, value in scope["headers"]:
+                size += len(name) + len(value) + 4
+            if size > self.max_bytes:
+                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+                await send({"type": "http.response.start", "status": 431, "headers": headers})
+                await send({"type": "http.response.body", "body": b"Request head too large"})
+                return
+        await self.app(scope, receive, send)

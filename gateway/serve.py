@@ -101,7 +101,7 @@ async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings, 
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    from gateway.connguard import granian_http1
+    from gateway.connguard import HeadLimit, granian_http1
 
     backlog = BACKLOG
 
@@ -114,7 +114,7 @@ async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings, 
             self._shd = holder(sock.detach(), False, backlog)
 
     server: Any = _BoundServer(
-        app,
+        HeadLimit(app, limits.max_header_bytes),
         address=settings.host,
         port=sock.getsockname()[1],
         interface=Interfaces.ASGI,  # with lifespan: the dispatcher and background tasks start there

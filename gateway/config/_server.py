@@ -83,7 +83,7 @@ def _server(f: Fields) -> ServerConfig:
     )
 
 
-MIN_HEADER_BYTES = 8 * 1024  # granian's floor for its read buffer
+MIN_HEADER_BYTES = 8 * 1024  # below this, ordinary clients (cookies, 4 KiB paths) would be refused
 MAX_HEADER_BYTES = 1024 * 1024
 
 

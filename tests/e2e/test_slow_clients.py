@@ -163,9 +163,9 @@ def test_stalled_upload_ends_with_408_nothing_left(gateway: Gateway) -> None:
     assert BOUNDARY  # the same multipart framing as the hostile-path tests
 
 
-@pytest.mark.parametrize("count", [2000, 170], ids=["2000x100B", "170x100B"])
-def test_oversized_request_head_refused(gateway: Gateway, count: int) -> None:
-    headers = b"".join(b"X-Pad-%04d: %s\r\n" % (i, b"v" * 86) for i in range(count))
+@pytest.mark.parametrize(("count", "size"), [(2000, 86), (170, 86), (9, 2000)], ids=["2000x100B", "170x100B", "9x2KB"])
+def test_oversized_request_head_refused(gateway: Gateway, count: int, size: int) -> None:
+    headers = b"".join(b"X-Pad-%04d: %s\r\n" % (i, b"v" * size) for i in range(count))
     assert len(headers) > MAX_HEADER_BYTES
     with _connect(gateway) as sock:
         try:
@@ -173,7 +173,8 @@ def test_oversized_request_head_refused(gateway: Gateway, count: int) -> None:
         except (BrokenPipeError, ConnectionResetError):
             pass  # refused before all of it was read
         closed, data = _closed_within(sock, 5)
-    assert closed and _status(data) in (431, 400), data[:200]
+    # granian itself refuses more than 100 headers (400 or 431); within that, our limit: 431.
+    assert closed and _status(data) in ((431,) if count <= 100 else (431, 400)), data[:200]
 
 
 def test_request_head_within_limit_served(gateway: Gateway) -> None:
