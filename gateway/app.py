@@ -20,6 +20,7 @@ from gateway.core.runtime import Runtime
 from gateway.core.vfs import Mounts
 from gateway.http import ratelimit
 from gateway.http.accesslog import AccessLogMiddleware
+from gateway.http.deadline import BodyDeadlineMiddleware
 from gateway.http.exception_handlers import HANDLERS
 from gateway.http.routes import ROUTES
 from gateway.http.state import RuntimeHolder
@@ -90,7 +91,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=ROUTES,
         exception_handlers=HANDLERS,
-        middleware=[Middleware(AccessLogMiddleware)],
+        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyDeadlineMiddleware)],
         lifespan=lifespan,
     )
     app.state.holder = holder

@@ -67,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     announce(sock.getsockname()[1])
     run = serve.run_granian if http_server == "granian" else serve.run_uvicorn
-    run(app, sock, settings)
+    run(app, sock, settings, config.server)
     return 0
 
 

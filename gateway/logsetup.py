@@ -15,6 +15,8 @@ import logging.handlers
 import queue
 import sys
 
+from gateway.logsafe import OneLineFormatter
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -22,7 +24,8 @@ def configure(level: str, tag: str = "") -> None:
     """Send every log record through one queue to stderr; idempotent per process.
 
     ``tag`` (e.g. "worker 1") and the pid go into every line, to tell the processes of one
-    ``serve --workers`` apart.
+    ``serve --workers`` apart. Every record is one line with request-derived text escaped
+    (gateway.logsafe); a traceback follows on indented lines.
     """
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
@@ -31,7 +34,7 @@ def configure(level: str, tag: str = "") -> None:
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     target = logging.StreamHandler(sys.stderr)
     fmt = FORMAT.replace("%(name)s:", f"%(name)s [{tag}, pid %(process)d]:") if tag else FORMAT
-    target.setFormatter(logging.Formatter(fmt))
+    target.setFormatter(OneLineFormatter(fmt))
     listener = logging.handlers.QueueListener(records, target, respect_handler_level=False)
     for handler in list(root.handlers):
         root.removeHandler(handler)

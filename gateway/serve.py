@@ -13,10 +13,11 @@ import asyncio
 import logging
 import signal
 import socket
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import ASGIApp
 
+from gateway.config.schema import ServerConfig
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway")
@@ -45,22 +46,27 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings, server: ServerConfig | None = None) -> None:
     import uvicorn
 
+    from gateway.connguard import uvicorn_protocol
+
+    limits = server or ServerConfig()
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=uvicorn_protocol(limits),  # httptools, with the connection limits (gateway.connguard)
+        timeout_keep_alive=cast(int, limits.keep_alive_seconds),  # used as a float (call_later)
         lifespan="on",
         proxy_headers=False,  # the app itself decides which proxies to believe
         server_header=False,
         access_log=False,
+        log_config=None,  # uvicorn's records go to the root logger: our one-line format
         log_level=settings.log_level,
         ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
         ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-        h11_max_incomplete_event_size=64 * 1024,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it
     # found: with the default one the process would die by the signal (exit 143 in a container)
@@ -74,7 +80,7 @@ def _already_stopped(signum: int, frame: object) -> None:
     """The server has already shut down gracefully when uvicorn re-raises the signal."""
 
 
-def run_granian(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+def run_granian(app: ASGIApp, sock: socket.socket, settings: Settings, server: ServerConfig | None = None) -> None:
     """granian's embedded server: its Rust HTTP stack in this process, on this event loop.
 
     The embedded flavour, not ``granian.Granian``: that one forks worker processes and binds
@@ -85,15 +91,17 @@ def run_granian(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
     """
     import uvloop
 
-    uvloop.run(_serve_granian(app, sock, settings))
+    uvloop.run(_serve_granian(app, sock, settings, server or ServerConfig()))
 
 
-async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings, limits: ServerConfig) -> None:
     from granian._granian import SocketHolder
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.errors import FatalError
     from granian.log import LogLevels
     from granian.server.embed import Server
+
+    from gateway.connguard import HeadLimit, granian_http1
 
     backlog = BACKLOG
 
@@ -106,11 +114,12 @@ async def _serve_granian(app: ASGIApp, sock: socket.socket, settings: Settings) 
             self._shd = holder(sock.detach(), False, backlog)
 
     server: Any = _BoundServer(
-        app,
+        HeadLimit(app, limits.max_header_bytes),
         address=settings.host,
         port=sock.getsockname()[1],
         interface=Interfaces.ASGI,  # with lifespan: the dispatcher and background tasks start there
         http=HTTPModes.http1,  # as uvicorn: HTTP/1.1 only
+        http1_settings=granian_http1(limits),  # the connection limits (gateway.connguard)
         websockets=False,
         backlog=backlog,
         backpressure=backlog,

@@ -237,6 +237,7 @@ def _worker_main() -> int:
     _die_with_supervisor(args.supervisor_pid)
     from gateway import logsetup, serve
     from gateway.app import create_app
+    from gateway.config.loader import load_config
 
     settings = args.settings
     logsetup.configure(settings.log_level, tag=f"worker {args.index}")
@@ -249,7 +250,7 @@ def _worker_main() -> int:
     os.close(args.ready_fd)
     app = create_app(replace(settings, migrate=False))
     run = serve.run_granian if args.http_server == "granian" else serve.run_uvicorn
-    run(app, sock, settings)
+    run(app, sock, settings, load_config(settings.config_dir, settings.data_dir).server)  # connection limits
     return 0
 
 

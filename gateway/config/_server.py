@@ -39,6 +39,11 @@ _SERVER_KEYS = (
     "signing_key_rotation_days",
     "client_assertion_max_lifetime_seconds",
     "client_assertion_leeway_seconds",
+    "request_head_seconds",
+    "body_idle_seconds",
+    "keep_alive_seconds",
+    "max_connections_per_address",
+    "max_header_bytes",
 )
 _STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads", "inline_small_writes")
 DEFAULT_STORAGE = "default"
@@ -91,6 +96,13 @@ def _server(f: Fields) -> ServerConfig:
         client_assertion_leeway_seconds=f.whole(
             "client_assertion_leeway_seconds", defaults.client_assertion_leeway_seconds, 0, 300
         ),
+        request_head_seconds=f.seconds("request_head_seconds", defaults.request_head_seconds, most=3600),
+        body_idle_seconds=f.seconds("body_idle_seconds", defaults.body_idle_seconds, most=86400),
+        keep_alive_seconds=f.seconds("keep_alive_seconds", defaults.keep_alive_seconds, most=3600),
+        max_connections_per_address=f.whole(
+            "max_connections_per_address", defaults.max_connections_per_address, 0, 1_000_000
+        ),
+        max_header_bytes=_header_bytes(f, defaults.max_header_bytes),
     )
 
 
@@ -111,6 +123,20 @@ def _public_url(f: Fields) -> str | None:
         f.at("public_url").error(f"expected an http(s) base URL like https://mft.example.com, got {text!r}")
         return None
     return text.rstrip("/")
+
+
+MIN_HEADER_BYTES = 8 * 1024  # below this, ordinary clients (cookies, 4 KiB paths) would be refused
+MAX_HEADER_BYTES = 1024 * 1024
+
+
+def _header_bytes(f: Fields, default: int) -> int:
+    value = f.size("max_header_bytes", None)
+    if value is None:
+        return default
+    if not MIN_HEADER_BYTES <= value <= MAX_HEADER_BYTES:
+        f.at("max_header_bytes").error(f"expected a size from 8KiB to 1MiB, got {value} bytes")
+        return default
+    return value
 
 
 def _workers(f: Fields, default: int) -> int:

@@ -264,6 +264,12 @@ class ServerConfig:
     # port, under one supervising ``serve`` process: small-file rates scale with the cores.
     # ``auto`` in the file is resolved at load (auto_workers).
     workers: int = 1
+    # Connection limits (gateway.connguard, gateway.http.deadline; docs/api.md "Limits").
+    request_head_seconds: float = 10.0  # request line + headers must arrive within this
+    body_idle_seconds: float = 60.0  # an upload with no body byte for this long ends (408)
+    keep_alive_seconds: float = 5.0  # idle kept-alive connections are closed after this
+    max_connections_per_address: int = 128  # open connections from one client address; 0 = no cap
+    max_header_bytes: int = 32 * 1024  # request line + headers
     defender: DefenderConfig = DefenderConfig()  # gateway.yaml's top-level ``defender:``
     rate_limits: RateLimitConfig = RateLimitConfig()  # gateway.yaml's top-level ``rate_limits:``
     # Machine access (docs/machine-access.md). ``public_url``: the gateway's external base URL,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gateway.catalog import files as catalog
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 from gateway.config.schema import Permission, Vfs
-from gateway.core import metadata as md
+from gateway.core import mediatypes, metadata as md
 from gateway.core.contracts import Access
 from gateway.core.paths import RequestPath, VirtualPath, validate_segment
 from gateway.core.runtime import Runtime
@@ -77,8 +77,13 @@ def _event(
 
 
 def _datatype(content_type: str | None, name: str) -> str:
+    """The datatype stored for an upload; RequestSyntaxError if the part's type could not be
+    sent back in a header (see gateway.core.mediatypes)."""
+    content_type = (content_type or "").strip()
+    if content_type and not mediatypes.is_media_type(content_type):
+        raise RequestSyntaxError("Invalid Content-Type of the file part")
     if content_type and content_type.split(";")[0].strip().lower() != OCTET_STREAM:
-        return content_type.strip()
+        return content_type
     return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
 
 
@@ -118,6 +123,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
         if tree.exists(folder.child(name)):
             raise NoFilenameError()
         posted = md.validate(md.parse_json_object(form.metadata)) if form.metadata is not None else None
+        datatype = _datatype(form.content_type, name)
         stored = await writer.commit()
     except BaseException:
         if writer is not None:
@@ -126,7 +132,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     now = now_us()
     user_md = dict(posted.user) if posted else {}
     user_md.update(access.contract.metadata)
-    attributes = {"datatype": _datatype(form.content_type, name)}
+    attributes = {"datatype": datatype}
     attributes.update(posted.system if posted else {})
     new = new_file(access.vfs, folder, name, backend.name, stored, now, access.principal.user, **attributes)
     event = _event(rt, access, "upload", folder.child(name), now, user_md, size=stored.size, sha256=stored.sha256)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.catalog.records import FileRecord
+from gateway.core.mediatypes import is_media_type
 from gateway.core.timefmt import iso_ms
 from gateway.errors import RequestSyntaxError
 
@@ -39,6 +40,7 @@ WRITABLE = {
 READ_ONLY = frozenset(SYSTEM_ATTRIBUTES) - WRITABLE.keys()
 MAX_KEY_CHARS = 255
 MAX_VALUE_CHARS = 4096
+MAX_KEYS = 256  # keys in one posted document (what is stored is a flat object of scalars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +69,17 @@ def system_attributes(record: FileRecord) -> dict[str, str]:
 
 
 def parse_json_object(raw: bytes | str) -> dict[str, object]:
-    """Decode a posted metadata document; anything but a JSON object is a syntax error."""
+    """Decode a posted metadata document; anything but a JSON object is a syntax error.
+
+    A document nested past the parser's recursion limit (``[[[[...`` a few thousand deep, well
+    under the size limit) is a syntax error too, as is any nesting at all once decoded (values
+    are scalars: :func:`validate`), and more than MAX_KEYS keys.
+    """
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise RequestSyntaxError() from None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or len(value) > MAX_KEYS:
         raise RequestSyntaxError()
     return value
 
@@ -96,7 +103,8 @@ def validate(posted: Mapping[str, object]) -> MetadataUpdate:
     """Split posted metadata into system columns and user keys.
 
     Raises RequestSyntaxError ("Missing parameters or syntax error") for non-scalar values, bad
-    keys, over-long values, or an attempt to set a read-only attribute (size and the dates).
+    keys, over-long values, a ``datatype`` that is not a media type, or an attempt to set a
+    read-only attribute (size and the dates).
     """
     system: dict[str, str] = {}
     user: dict[str, str] = {}
@@ -107,6 +115,8 @@ def validate(posted: Mapping[str, object]) -> MetadataUpdate:
             raise RequestSyntaxError()
         if key in READ_ONLY:
             raise RequestSyntaxError()
+        if key == "datatype" and value and not is_media_type(value):
+            raise RequestSyntaxError()  # it is sent back as a download's Content-Type
         if key in WRITABLE:
             system[WRITABLE[key]] = value
             continue

@@ -6,6 +6,12 @@ separator. Validation follows the partner API contract: each segment is decoded 
 and must be non-empty, not ``.``/``..``, free of NUL/control characters and backslashes, at most
 255 bytes, with the whole path at most 4096 bytes; names are NFC-normalised so that two
 spellings of one name are one name (ACLs and the catalog see only the canonical form).
+
+The complete name policy (docs/api.md, "Paths"): also refused are invisible characters (every
+Unicode "format" character, Cf: bidi overrides, zero-width characters, the BOM; and other
+invisible look-alikes: non-space separators, Hangul fillers, the braille blank, the combining
+grapheme joiner, private-use and unassigned code points), ``:`` (a drive or stream separator on
+Windows), ``%`` not followed by two hex digits, and paths of more than MAX_DEPTH segments.
 """
 
 from __future__ import annotations
@@ -18,9 +24,14 @@ from urllib.parse import unquote_to_bytes
 from gateway.errors import InvalidPathError
 
 MAX_SEGMENT_BYTES = 255
-MAX_PATH_BYTES = 4096
-# Printable ASCII without separators: NFC already, and free of the characters checked one by one.
-_PLAIN = re.compile(r"[\x20-\x2e\x30-\x5b\x5d-\x7e]+")
+MAX_PATH_BYTES = 4096  # the path as the API shows it: segments joined by "/", no leading slash
+MAX_DEPTH = 64  # segments in one path
+# Printable ASCII without separators or ":": NFC already, and free of what is checked one by one.
+_PLAIN = re.compile(r"[\x20-\x2e\x30-\x39\x3b-\x5b\x5d-\x7e]+")
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+# Invisible, or blank where a letter seems to be, though not in a refused category.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"COM{i}" for i in range(1, 10)]
@@ -106,10 +117,15 @@ def _check_characters(name: str) -> None:
     if name in (".", ".."):
         raise InvalidPathError("Invalid path: '.' and '..' segments are not allowed")
     for ch in name:
-        if ch == "/" or ch == "\\":
+        if ch == "/" or ch == "\\" or ch == ":":
             raise InvalidPathError("Invalid path: separator characters inside a name")
-        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
-            raise InvalidPathError("Invalid path: control characters are not allowed")
+        category = unicodedata.category(ch)
+        if category in _REFUSED_CATEGORIES and ch != " ":
+            if category == "Cc":
+                raise InvalidPathError("Invalid path: control characters are not allowed")
+            raise InvalidPathError("Invalid path: invisible or unassigned characters are not allowed")
+        if ch in _INVISIBLE:
+            raise InvalidPathError("Invalid path: invisible or unassigned characters are not allowed")
 
 
 def parse_raw(raw: bytes) -> RequestPath:
@@ -118,17 +134,22 @@ def parse_raw(raw: bytes) -> RequestPath:
     ``b""`` and ``b"/"`` are the root. A single trailing slash is allowed and reported, because
     the API distinguishes ``files/inbox/`` (no file name) from ``files/inbox``.
     """
-    if len(raw) > MAX_PATH_BYTES * 3:
+    if len(raw) > MAX_PATH_BYTES * 3 + 2:  # every byte percent-encoded, a leading and a trailing "/"
         raise InvalidPathError(f"Invalid path: longer than {MAX_PATH_BYTES} bytes")
+    if b"%" in raw and _BAD_ESCAPE.search(raw):
+        raise InvalidPathError("Invalid path: invalid percent-encoding")
     text = raw[1:] if raw.startswith(b"/") else raw
     if text == b"":
         return RequestPath(VirtualPath(), trailing_slash=False)
     trailing = text.endswith(b"/")
     if trailing:
         text = text[:-1]
+    parts = text.split(b"/")
+    if len(parts) > MAX_DEPTH:
+        raise InvalidPathError(f"Invalid path: more than {MAX_DEPTH} segments")
     segments: list[str] = []
-    total = 0
-    for part in text.split(b"/"):
+    total = -1  # a "/" between two segments, none before the first
+    for part in parts:
         try:
             decoded = unquote_to_bytes(part).decode("utf-8", errors="strict")
         except UnicodeDecodeError:

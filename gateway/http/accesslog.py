@@ -2,21 +2,30 @@
 
 Never logs bodies, cookies or query strings' secrets (the API puts none in query strings, but
 the log keeps only the path). ``X-Request-Id`` is echoed (or minted) for correlation.
+
+Line format: ``<client> "<METHOD> <path>" <status> <bytes> <ms>ms id=<request id>``, where the
+client, method and path are escaped (gateway.logsafe.escape_quoted: ``"``, ``\\`` and every
+non-printable character), so every request is exactly one line whatever its path.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.logsafe import escape_quoted
 
 log = logging.getLogger("gateway.access")
 # Response headers decided before the handler's response exists (the rate limit's, by
 # http/ratelimit.py): a list of (name, value) byte pairs in the scope, added to whatever answer
 # the request gets, errors included.
 EXTRA_HEADERS = "gateway.extra_headers"
+# An echoed X-Request-Id goes into a response header and the log: anything else is replaced.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,64}")
 
 
 class AccessLogMiddleware:
@@ -30,8 +39,8 @@ class AccessLogMiddleware:
         started = time.perf_counter()
         request_id = ""
         for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                request_id = value.decode("latin-1")[:64]
+            if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                request_id = value.decode("ascii")
         # Correlation, not a secret: the process's PRNG (reseeded in forked children) saves a syscall.
         request_id = request_id or f"{random.getrandbits(128):032x}"
         status = 0
@@ -63,9 +72,9 @@ class AccessLogMiddleware:
             client = scope.get("client") or ("-", 0)
             log.info(
                 '%s "%s %s" %s %d %.1fms id=%s',
-                client[0],
-                scope["method"],
-                scope.get("path", ""),
+                escape_quoted(str(client[0])),
+                escape_quoted(scope["method"]),
+                escape_quoted(scope.get("path", "")),
                 status or "-",
                 sent,
                 (time.perf_counter() - started) * 1000,

@@ -1,7 +1,9 @@
 """Send a stored file: streamed in 1 MiB chunks, resumable with ``Range``, self-verifying.
 
 ``ETag`` is the content's SHA-256, so ``If-Range`` resumes only the same bytes, and
-``Repr-Digest`` (RFC 9530) lets a client check the whole file after reassembling it.
+``Repr-Digest`` (RFC 9530) lets a client check the whole file after reassembling it. Every header
+is built so that no stored value can break it: the name through :func:`content_disposition`,
+the datatype through :func:`gateway.core.mediatypes.served_as`.
 
 When the server offers the ASGI ``http.response.pathsend`` extension (granian does) and the
 reader names its local file, a whole-file GET hands the server that path instead: the server
@@ -19,15 +21,23 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from gateway.catalog.records import FileRecord
+from gateway.core import mediatypes
 from gateway.http.exception_handlers import RangeNotSatisfiableError
 from gateway.storage.base import CHUNK_SIZE, ObjectReader
+
+# A download is data, never a page: no type sniffing, and should a browser render it anyway
+# (opened from a link, say), no script, no plugin, no request, in an origin of its own.
+SAFETY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; sandbox"),
+)
 
 
 def content_disposition(name: str) -> str:
     fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in name)
     value = f'attachment; filename="{fallback}"'
     if fallback != name:
-        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+        value += f"; filename*=UTF-8''{quote(name, safe='', errors='replace')}"
     return value
 
 
@@ -71,8 +81,9 @@ class FileDownload:
         span = parse_range(request.headers.get("range"), size) if if_range in (None, etag) else None
         digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
         self.headers = [
-            (b"content-type", (record.datatype or "application/octet-stream").encode("latin-1", "replace")),
+            (b"content-type", mediatypes.served_as(record.datatype)),
             (b"content-disposition", content_disposition(record.name).encode("latin-1")),
+            *SAFETY_HEADERS,
             (b"accept-ranges", b"bytes"),
             (b"etag", etag.encode("ascii")),
             (b"repr-digest", f"sha-256=:{digest}:".encode("ascii")),

@@ -41,11 +41,19 @@ class BearerTokenError(errors.AuthenticationError):
     default_message = "Invalid or expired token"
 
 
+class RequestTimeoutError(errors.RequestSyntaxError):
+    """The client stopped sending the request body (gateway.http.deadline); the connection closes."""
+
+    error_type = "timeout"
+    default_message = "Request body not received in time"
+
+
 STATUS: dict[type[errors.GatewayError], int] = {
     errors.GatewayError: 500,
     errors.RequestSyntaxError: 400,
     MissingCredentialsError: 404,
     RangeNotSatisfiableError: 416,
+    RequestTimeoutError: 408,
     errors.AuthenticationError: 401,
     errors.AgreementEndedError: 410,
     errors.ConfigurationError: 500,
@@ -75,12 +83,20 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.message, exc_info=exc.__cause__)
         if isinstance(exc, errors.IoError) or type(exc) is errors.GatewayError:
             message = exc.default_message if type(exc) is errors.GatewayError else "I/O error"
-    headers = {"Content-Range": f"bytes */{exc.size}"} if isinstance(exc, RangeNotSatisfiableError) else None
+    return failed(message, exc.error_type, status, _headers(exc))
+
+
+def _headers(exc: errors.GatewayError) -> dict[str, str] | None:
+    """The response headers some errors carry besides the envelope."""
+    if isinstance(exc, RangeNotSatisfiableError):
+        return {"Content-Range": f"bytes */{exc.size}"}
     if isinstance(exc, BearerTokenError):
-        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if isinstance(exc, errors.RateLimitedError) and exc.retry_after is not None:
-        headers = {"Retry-After": str(exc.retry_after)}
-    return failed(message, exc.error_type, status, headers)
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, RequestTimeoutError):
+        return {"Connection": "close"}  # the rest of the body is not waited for
+    return None
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

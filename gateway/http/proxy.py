@@ -36,6 +36,14 @@ def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in net for net in networks)
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def client_info(conn: HTTPConnection, trusted: tuple[str, ...]) -> ClientInfo:
     peer = conn.client.host if conn.client else ""
     scheme = conn.scope.get("scheme", "http")  # what conn.url.scheme says, without building the URL
@@ -47,6 +55,8 @@ def client_info(conn: HTTPConnection, trusted: tuple[str, ...]) -> ClientInfo:
     if forwarded:
         # Walk from the nearest hop outwards; the first untrusted hop is the real client.
         for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if not _is_ip(hop):
+                break  # not an address: keep the last one a trusted hop vouched for
             address = hop
             if not _is_trusted(hop, networks):
                 break

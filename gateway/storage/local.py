@@ -6,6 +6,12 @@ appears under its key only through an atomic ``rename`` after the data (and, whe
 file and its directory) have been synced. Blocking system calls run in a worker thread, except
 for objects up to 64 KiB where configured (``inline_small_reads``, and ``inline_small_writes``
 without ``durable``): there the thread's hand-off costs more than the calls.
+
+Nothing below the root is ever reached by path: every create, open, rename, stat and unlink is
+relative to a directory descriptor opened without following symlinks (gateway.storage.beneath),
+so a directory swapped for a symlink while the gateway works is refused, never followed. A
+commit checks, from the root, that the object is where its key says before it is acknowledged;
+a refused upload's temp file is removed through the descriptor it was created in.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from gateway.errors import GatewayError, InvalidPathError, IoError, LimitExceededError, NotFoundError, UnavailableError
+from gateway.storage import beneath
 from gateway.storage.base import CHUNK_SIZE, StoredObject
 from gateway.storage.errors import map_os_errors
 
@@ -52,14 +59,6 @@ def _pid_is_dead(pid: int) -> bool:
     return False
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _Fd:
     """A file descriptor shared with worker threads.
 
@@ -84,10 +83,10 @@ class _Fd:
             raise OSError(errno.EBADF, "File descriptor is not open")
         return self._fd
 
-    def open_locked(self, path: str, flags: int, mode: int = 0o600) -> None:
+    def open_locked(self, name: str, flags: int, mode: int = 0o600, *, dir_fd: int) -> None:
         if self._closed:
             raise OSError(errno.EBADF, "File descriptor was closed before it was opened")
-        self._fd = os.open(path, flags | os.O_CLOEXEC, mode)
+        self._fd = os.open(name, flags | os.O_CLOEXEC | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
 
     def close_locked(self) -> None:
         self._closed = True
@@ -129,18 +128,19 @@ def _write_all(fd: int, pieces: list[_Piece]) -> int:
 class LocalObjectWriter:
     """A new object in ``tmp/``; see :class:`gateway.storage.base.ObjectWriter`."""
 
-    def __init__(self, backend: LocalBackend, key: str, tmp_path: str, max_size: int | None) -> None:
+    def __init__(self, backend: LocalBackend, key: str, tmp_name: str, max_size: int | None) -> None:
         self._backend = backend
         self._key = key
-        self._tmp_path = tmp_path
+        self._tmp_name = tmp_name  # in tmp/
         self._fd = _Fd()
+        self._tmp_dir = -1  # descriptor of the tmp/ the temp file was created in (under _fd.lock)
         self._max_size = max_size
         self._pieces: list[_Piece] = []  # received, not yet handed to the workers
         self._buffered = 0
         self._hash = hashlib.sha256()
         self._size = 0
         self._state = "open"  # "open" -> "failed" (abortable only) -> "done" (committed or aborted)
-        self._final_path: str | None = None  # set by the worker once the rename happened
+        self._renamed = False  # set by the worker once the object is in place
         self._in_flight: tuple[asyncio.Future[None], ...] = ()
         self._written = 0  # bytes handed to the kernel
         self._flushed = 0  # bytes whose writeback has been started
@@ -162,14 +162,9 @@ class LocalObjectWriter:
         opens, writes, syncs and renames in one hand-off to a thread instead of three."""
         if self._fd.is_open:
             return
-        if os.path.islink(self._backend.tmp_dir):  # one lstat: never create a temp file outside the root
-            self._backend.verify_layout()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        try:
-            self._fd.open_locked(self._tmp_path, flags, 0o640)
-        except FileNotFoundError:
-            self._backend.ensure_layout()
-            self._fd.open_locked(self._tmp_path, flags, 0o640)
+        if self._tmp_dir < 0:
+            self._tmp_dir = self._backend.open_tmp_dir()
+        self._fd.open_locked(self._tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640, dir_fd=self._tmp_dir)
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -274,21 +269,33 @@ class LocalObjectWriter:
                 self._append_locked(tail)
             if self._backend.durable:
                 os.fsync(self._fd.fd)
+            written = os.fstat(self._fd.fd)
             self._fd.close_locked()
-            final = self._backend._resolve(self._key)
-            subdir = os.path.dirname(final)
-            try:
-                os.mkdir(subdir, 0o750)
-                created = True
-            except FileExistsError:
-                created = False
-            os.rename(self._tmp_path, final)
-            self._final_path = final
-            if self._backend.durable:
-                _fsync_dir(subdir)
-                if created:
-                    _fsync_dir(os.path.dirname(subdir))
+            self._place_locked(written)
+            os.close(self._tmp_dir)
+            self._tmp_dir = -1
         return StoredObject(self._key, self._size, self._hash.hexdigest())
+
+    def _place_locked(self, written: os.stat_result) -> None:
+        """Rename the temp file to its key, then make sure the key, resolved afresh from the
+        root, is that file: a directory renamed away meanwhile would otherwise take an
+        acknowledged object out of the root. If it is not, the object is removed and the commit
+        fails (IoError)."""
+        backend = self._backend
+        _, sub, name = self._key.split("/")
+        with backend.object_parent(self._key, create=True) as (objects_fd, sub_fd, created):
+            os.rename(self._tmp_name, name, src_dir_fd=self._tmp_dir, dst_dir_fd=sub_fd)
+            self._renamed = True
+            if backend.durable:
+                os.fsync(sub_fd)
+                if created:
+                    os.fsync(objects_fd)
+            if not beneath.is_at(backend.root_path, ("objects", sub), name, written):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=sub_fd)  # ours, wherever that directory now is
+                self._renamed = False
+                logger.error("Storage '%s': objects/%s changed while %s was stored; refused", backend.name, sub, name)
+                raise IoError("Could not store the file")
 
     async def abort(self) -> None:
         """Close and remove the temp file. Idempotent; a no-op after a successful commit.
@@ -305,12 +312,18 @@ class LocalObjectWriter:
             await asyncio.to_thread(self._discard_sync)
 
     def _discard_sync(self) -> None:
-        self._fd.close()  # waits for any in-flight worker (e.g. of a cancelled write or commit)
-        for path in (self._tmp_path, self._final_path):
-            if path is not None:
+        with self._fd.lock:  # waits for any in-flight worker (e.g. of a cancelled write or commit)
+            self._fd.close_locked()
+            tmp_dir, self._tmp_dir = self._tmp_dir, -1
+            renamed, self._renamed = self._renamed, False
+        if tmp_dir >= 0:
+            try:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-        self._final_path = None
+                    os.unlink(self._tmp_name, dir_fd=tmp_dir)  # where it was made, even if moved since
+            finally:
+                os.close(tmp_dir)
+        if renamed:
+            self._backend._delete_sync(self._key)
 
 
 class LocalObjectReader:
@@ -321,12 +334,13 @@ class LocalObjectReader:
         self._size = 0
         self._data: bytes | None = None  # the whole object, when it was small enough to prefetch
         self._path: str | None = None
+        self._place: tuple[str, tuple[str, str], str, os.stat_result] | None = None  # for local_path
 
-    def _open_sync(self, path: str) -> None:
-        with self._fd.lock:
+    def _open_sync(self, backend: LocalBackend, key: str) -> None:
+        with self._fd.lock, backend.object_parent(key) as (_, sub_fd, _):
             # O_NONBLOCK: a FIFO planted under objects/ must not hang the open; O_NOFOLLOW: nor may
             # a symlink in place of an object lead elsewhere.
-            self._fd.open_locked(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            self._fd.open_locked(key.rsplit("/", 1)[1], os.O_RDONLY | os.O_NONBLOCK, dir_fd=sub_fd)
             st = os.fstat(self._fd.fd)
             if not stat.S_ISREG(st.st_mode):
                 raise NotFoundError("File doesn't exist")
@@ -335,7 +349,9 @@ class LocalObjectReader:
                 self._data = os.pread(self._fd.fd, st.st_size, 0)
                 self._fd.close_locked()
             else:
-                self._path = path
+                self._path = os.path.join(backend.root_path, key)
+                _, sub, name = key.split("/")
+                self._place = (backend.root_path, ("objects", sub), name, st)
 
     @property
     def size(self) -> int:
@@ -343,7 +359,17 @@ class LocalObjectReader:
 
     @property
     def local_path(self) -> str | None:
-        return self._path
+        """The object's path for a server that opens it itself (ASGI pathsend), or None.
+
+        A path is resolved again by whoever opens it, so it is handed out only after checking,
+        without following symlinks, that it still leads to the very file open here (a few
+        system calls); else None, and the caller streams from this reader's descriptor. The
+        instant between this check and the server's own open remains.
+        """
+        if self._path is None or self._place is None:
+            return None
+        root, parts, name, opened = self._place
+        return self._path if beneath.is_at(root, parts, name, opened) else None
 
     async def iter_range(self, start: int, length: int, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """Yield ``length`` bytes from ``start`` with ``pread`` (skipped bytes are never read).
@@ -398,39 +424,111 @@ class LocalBackend:
     ) -> None:
         self.name = name
         self.root = Path(root)
+        self.root_path = str(self.root)
         self.durable = durable
         self.inline_small_reads = inline_small_reads
         self.inline_small_writes = inline_small_writes
-        self._objects_dir = self.root / "objects"
         self.tmp_dir = self.root / "tmp"
         self._layout_seen = False  # set once a temp file could be created here
         self._host = _hostname()
-        self._real_root: str | None = None
-        self._temp_prefix = f"{self.tmp_dir}/{self._host}."
+
+    def _unusable(self, what: str, exc: OSError) -> IoError:
+        logger.error(
+            "Storage '%s': %s is a symlink or leaves the root, or is not a directory; refusing it (%s)",
+            self.name,
+            what,
+            exc,
+        )
+        return IoError(f"Storage '{self.name}' is not usable")
+
+    def _is_link(self, name: str) -> bool:
+        try:
+            with beneath.opened_below(self.root_path, ()) as root_fd:
+                return beneath.is_symlink(name, root_fd)
+        except OSError:
+            return False
 
     def ensure_layout(self) -> None:
         """Create ``objects/`` and ``tmp/`` in the existing root (idempotent, blocking).
 
-        Raises IoError if the root is missing or not a writable directory.
+        Raises IoError if the root is missing or not a writable directory, or if either is a
+        symlink or not a directory.
         """
         with map_os_errors(f"Storage '{self.name}' is not usable", not_found=None):
-            for directory in (self._objects_dir, self.tmp_dir):
-                directory.mkdir(mode=0o750, exist_ok=True)
-        self.verify_layout()
+            for directory in ("objects", "tmp"):
+                try:
+                    os.close(beneath.open_below(self.root_path, (directory,), create=True))
+                except OSError as exc:
+                    if exc.errno in beneath.REFUSED:
+                        raise self._unusable(directory, exc) from exc
+                    raise
 
     def verify_layout(self) -> None:
-        """Refuse ``objects/`` or ``tmp/`` that is a symlink or lies outside the root (blocking).
+        """Refuse ``objects/`` or ``tmp/`` that is a symlink or not a directory (blocking; IoError).
 
-        Temp files are created, swept and probed in ``tmp/``, so a symlinked one would let the
-        gateway write and delete outside its storage. Raises IoError.
+        Missing ones are fine (they are created on first use). Only a diagnosis: every operation
+        opens the directories itself without following symlinks.
         """
-        root = os.path.realpath(self.root)
-        for directory in (self._objects_dir, self.tmp_dir):
-            if not directory.exists() and not directory.is_symlink():
+        for directory in ("objects", "tmp"):
+            try:
+                os.close(beneath.open_below(self.root_path, (directory,)))
+            except FileNotFoundError:
                 continue
-            if directory.is_symlink() or os.path.realpath(directory) != os.path.join(root, directory.name):
-                logger.error("Storage '%s': %s is a symlink or leaves the root; refusing it", self.name, directory)
-                raise IoError(f"Storage '{self.name}' is not usable")
+            except OSError as exc:
+                if exc.errno in beneath.REFUSED:
+                    raise self._unusable(directory, exc) from exc
+                raise
+
+    def open_tmp_dir(self) -> int:
+        """A descriptor of ``tmp/`` (created if missing); IoError if it is a symlink (blocking)."""
+        try:
+            return beneath.open_below(self.root_path, ("tmp",))
+        except FileNotFoundError:
+            self.ensure_layout()
+            return beneath.open_below(self.root_path, ("tmp",))
+        except OSError as exc:
+            if exc.errno in beneath.REFUSED:
+                raise self._unusable("tmp", exc) from exc
+            raise
+
+    @contextlib.contextmanager
+    def object_parent(self, key: str, *, create: bool = False) -> Iterator[tuple[int, int, bool]]:
+        """Descriptors of ``objects/`` and of ``key``'s ``objects/<xx>/`` (blocking), and whether
+        ``<xx>`` was created here (``create``). InvalidPathError unless ``key`` is well formed
+        and both are real directories (never a symlink, even one pointing inside the root);
+        OSError (IoError for the caller) if one is a file."""
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+            logger.warning("Refused malformed storage key %r", key)
+            raise InvalidPathError()
+        sub = key.split("/")[1]
+        try:
+            objects_fd = beneath.open_below(self.root_path, ("objects",), create=create)
+        except OSError as exc:
+            if exc.errno in beneath.REFUSED and self._is_link("objects"):
+                logger.warning("Refused storage key %r: objects/ is a symlink", key)
+                raise InvalidPathError() from exc
+            raise
+        try:
+            created = False
+            if create:
+                try:
+                    os.mkdir(sub, 0o750, dir_fd=objects_fd)
+                    created = True
+                except FileExistsError:
+                    pass
+            try:
+                sub_fd = os.open(sub, beneath.DIR_FLAGS, dir_fd=objects_fd)
+            except OSError as exc:
+                if exc.errno in beneath.REFUSED and beneath.is_symlink(sub, objects_fd):
+                    logger.warning("Refused storage key %r: objects/%s is a symlink", key, sub)
+                    raise InvalidPathError() from exc
+                raise
+            try:
+                yield objects_fd, sub_fd, created
+            finally:
+                os.close(sub_fd)
+        finally:
+            os.close(objects_fd)
 
     def writes_inline(self, size: int) -> bool:
         """Whether a finished object of ``size`` bytes is stored on the event loop.
@@ -449,33 +547,8 @@ class LocalBackend:
             st = os.statvfs(self.root)
         return st.f_bavail * st.f_frsize
 
-    def _resolve(self, key: str) -> str:
-        """Path of ``key`` (blocking); InvalidPathError unless it is a well-formed key inside root.
-
-        When ``objects/`` and its two-digit subdirectory are plain directories, as the backend
-        creates them, the key (a fixed pattern) cannot leave the root: two ``lstat`` calls instead
-        of resolving every component. A symlinked directory gets the full check. The object
-        itself is opened with ``O_NOFOLLOW``; renames and unlinks never follow a final symlink.
-        """
-        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-            logger.warning("Refused malformed storage key %r", key)
-            raise InvalidPathError()
-        if self._real_root is None:
-            self._real_root = os.path.realpath(self.root)
-        root = self._real_root
-        path = os.path.join(root, key)
-        subdir = os.path.dirname(path)
-        with contextlib.suppress(OSError):
-            if not stat.S_ISLNK(os.lstat(os.path.dirname(subdir)).st_mode) and stat.S_ISDIR(os.lstat(subdir).st_mode):
-                return path
-        path = os.path.join(os.path.realpath(subdir), os.path.basename(path))
-        if os.path.commonpath([root, path]) != root:
-            logger.warning("Refused storage key %r: resolves outside the root to %r", key, path)
-            raise InvalidPathError()
-        return path
-
     def _temp_name(self, ident: str) -> str:
-        return f"{self._temp_prefix}{os.getpid()}.{ident}.part"
+        return f"{self._host}.{os.getpid()}.{ident}.part"
 
     async def open_write(self, max_size: int | None = None) -> LocalObjectWriter:
         """Start a new object under a fresh key; raises IoError/QuotaExceededError if storage is unusable."""
@@ -506,9 +579,9 @@ class LocalBackend:
         try:
             with map_os_errors("Could not open the file"):
                 if self.inline_small_reads and size_hint is not None and 0 <= size_hint <= PREFETCH_MAX:
-                    reader._open_sync(self._resolve(key))
+                    reader._open_sync(self, key)
                 else:
-                    await asyncio.to_thread(lambda: reader._open_sync(self._resolve(key)))
+                    await asyncio.to_thread(reader._open_sync, self, key)
         except BaseException:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(reader._fd.close)
@@ -516,8 +589,12 @@ class LocalBackend:
         return reader
 
     def _delete_sync(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._resolve(key))
+        try:
+            with self.object_parent(key) as (_, sub_fd, _):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(key.rsplit("/", 1)[1], dir_fd=sub_fd)
+        except FileNotFoundError:
+            return  # no objects/ or objects/<xx>/: nothing to delete
 
     async def delete(self, key: str) -> None:
         """Remove an object; missing is fine. Raises InvalidPathError for a bad key, IoError on failure."""
@@ -527,15 +604,16 @@ class LocalBackend:
     def _check_sync(self) -> None:
         self.ensure_layout()
         probe = self._temp_name(uuid.uuid4().hex)
-        fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, b"probe")
-            os.fsync(fd)
-            if os.pread(fd, 5, 0) != b"probe":
-                raise OSError(errno.EIO, "Probe read back different data", probe)
-        finally:
-            os.close(fd)
-            os.unlink(probe)
+        with beneath.opened_below(self.root_path, ("tmp",)) as tmp_fd:
+            fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=tmp_fd)
+            try:
+                os.write(fd, b"probe")
+                os.fsync(fd)
+                if os.pread(fd, 5, 0) != b"probe":
+                    raise OSError(errno.EIO, "Probe read back different data", probe)
+            finally:
+                os.close(fd)
+                os.unlink(probe, dir_fd=tmp_fd)
 
     async def check(self) -> None:
         """Write, fsync, read back and delete a probe file; raises UnavailableError on any failure."""
@@ -547,11 +625,19 @@ class LocalBackend:
 
     def _sweep_sync(self) -> int:
         self.verify_layout()
-        now, removed = time.time(), 0
         try:
-            entries = list(os.scandir(self.tmp_dir))
+            tmp_fd = beneath.open_below(self.root_path, ("tmp",))
         except FileNotFoundError:
             return 0
+        try:
+            return self._sweep_in(tmp_fd)
+        finally:
+            os.close(tmp_fd)
+
+    def _sweep_in(self, tmp_fd: int) -> int:
+        now, removed = time.time(), 0
+        with os.scandir(tmp_fd) as listing:
+            entries = list(listing)
         for entry in entries:
             if not entry.name.endswith(".part") or not entry.is_file(follow_symlinks=False):
                 continue
@@ -563,12 +649,12 @@ class LocalBackend:
                 stale = host == self._host and pid.isdigit() and int(pid) > 0 and _pid_is_dead(int(pid))
                 stale = stale or now - entry.stat(follow_symlinks=False).st_mtime > TEMP_MAX_AGE
                 if stale:
-                    os.unlink(entry.path)
+                    os.unlink(entry.name, dir_fd=tmp_fd)
                     removed += 1
             except FileNotFoundError:
                 continue  # removed concurrently (e.g. by another process's sweep)
             except OSError as exc:
-                logger.warning("Could not remove stale temp file %s: %s", entry.path, exc)
+                logger.warning("Could not remove stale temp file %s in %s: %s", entry.name, self.tmp_dir, exc)
         if removed:
             logger.info("Removed %d stale temp file(s) from %s", removed, self.tmp_dir)
         return removed

@@ -289,6 +289,11 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
         "catalog_durable": False,
         "http_server": "granian",
         "workers": 4,
+        "request_head_seconds": 5,
+        "body_idle_seconds": 30.5,
+        "keep_alive_seconds": 15,
+        "max_connections_per_address": 0,
+        "max_header_bytes": "64KiB",
     }
     config = load_config(_configure(tmp_path, put("gateway.yaml", "server", value=server)), tmp_path)
     assert config.server.session_idle_seconds == 600
@@ -304,6 +309,11 @@ def test_load_config_server_section_values_are_parsed(tmp_path: Path) -> None:
     assert config.server.catalog_durable is False
     assert config.server.http_server == "granian"
     assert config.server.workers == 4
+    assert config.server.request_head_seconds == 5.0
+    assert config.server.body_idle_seconds == 30.5
+    assert config.server.keep_alive_seconds == 15.0
+    assert config.server.max_connections_per_address == 0  # no cap
+    assert config.server.max_header_bytes == 65536
 
 
 @pytest.mark.parametrize(("cpus", "expected"), [({0}, 1), ({0, 1, 5}, 3), (set(range(100)), 64)])
@@ -623,6 +633,36 @@ BROKEN = [
         put("gateway.yaml", "server", value={"http_server": True}),
         "gateway.yaml: server.http_server: expected a string, got a boolean",
         "http-server-type",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"request_head_seconds": 0}),
+        "gateway.yaml: server.request_head_seconds: expected a number of seconds greater than 0 and at most 3600",
+        "head-seconds-zero",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"body_idle_seconds": "slow"}),
+        "gateway.yaml: server.body_idle_seconds: expected a number of seconds greater than 0",
+        "body-idle-text",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"keep_alive_seconds": -1}),
+        "gateway.yaml: server.keep_alive_seconds: expected a number of seconds greater than 0",
+        "keep-alive-negative",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"max_connections_per_address": -1}),
+        "gateway.yaml: server.max_connections_per_address: expected a whole number from 0 to 1000000, got -1",
+        "per-address-negative",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"max_header_bytes": "1KiB"}),
+        "gateway.yaml: server.max_header_bytes: expected a size from 8KiB to 1MiB, got 1024 bytes",
+        "header-bytes-small",
+    ),
+    case(
+        put("gateway.yaml", "server", value={"max_header_bytes": "2 MiB"}),
+        "gateway.yaml: server.max_header_bytes: expected a size from 8KiB to 1MiB",
+        "header-bytes-large",
     ),
     case(drop("gateway.yaml", "storages", "default", "root"), "gateway.yaml: storages.default.root: missing", "root"),
     case(

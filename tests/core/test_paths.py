@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from gateway.core.paths import (
+    MAX_DEPTH,
     MAX_PATH_BYTES,
     MAX_SEGMENT_BYTES,
     RequestPath,
@@ -62,13 +63,14 @@ ACCEPTED: list[tuple[str, bytes, tuple[str, ...]]] = [
     ("dotdot_semicolon_is_name", b"inbox/..;", ("inbox", "..;")),
     ("device_name_prefix", b"inbox/console.txt", ("inbox", "console.txt")),
     ("com10_not_a_device", b"inbox/COM10", ("inbox", "COM10")),
-    ("colon_in_name", b"inbox/a:b", ("inbox", "a:b")),
     ("fullwidth_dots", b"%EF%BC%8E%EF%BC%8E/x", ("\uff0e\uff0e", "x")),
     ("two_dot_leader", b"%E2%80%A5/x", ("\u2025", "x")),
     ("one_dot_leader_pair", b"%E2%80%A4%E2%80%A4", ("\u2024\u2024",)),
     ("fullwidth_solidus_is_a_letter", b"a%EF%BC%8Fb", ("a\uff0fb",)),
     ("fullwidth_reverse_solidus_is_a_letter", b"a%EF%BC%BCb", ("a\uff3cb",)),
-    ("bidi_override_is_a_letter", b"inbox/%E2%80%AEtxt.exe", ("inbox", "\u202etxt.exe")),
+    ("leading_dot_name_is_ordinary", b".profile", (".profile",)),
+    ("emoji_with_variation_selector", b"%E2%9D%A4%EF%B8%8F.txt", ("\u2764\ufe0f.txt",)),
+    ("encoded_percent_is_literal", b"100%25.txt", ("100%.txt",)),
 ]
 
 
@@ -245,6 +247,36 @@ REJECTED: list[tuple[str, bytes]] = [
     ("leading_space", b"inbox/%20evil"),
     ("space_only", b"inbox/%20"),
     ("trailing_dot_folder", b"inbox./x"),
+    # colons: drive letters and NTFS streams
+    ("colon_in_name", b"inbox/a:b"),
+    ("ntfs_stream", b"inbox/file.txt::$DATA"),
+    ("drive_letter", b"C:/x"),
+    ("encoded_colon", b"inbox/a%3ab"),
+    # invisible characters (Cf and look-alikes)
+    ("bidi_override", b"inbox/%E2%80%AEgnp.exe"),
+    ("bidi_isolate", b"inbox/%E2%81%A6x"),
+    ("zero_width_space", b"inbox/a%E2%80%8Bb"),
+    ("zero_width_joiner", b"inbox/a%E2%80%8Db"),
+    ("word_joiner", b"inbox/a%E2%81%A0b"),
+    ("bom", b"inbox/%EF%BB%BFx"),
+    ("soft_hyphen", b"inbox/a%C2%ADb"),
+    ("mongolian_vowel_separator", b"inbox/a%E1%A0%8Eb"),
+    ("no_break_space", b"inbox/a%C2%A0b"),
+    ("ideographic_space", b"inbox/a%E3%80%80b"),
+    ("hangul_filler", b"inbox/%E3%85%A4"),
+    ("braille_blank", b"inbox/%E2%A0%80"),
+    ("combining_grapheme_joiner", b"inbox/a%CD%8Fb"),
+    ("private_use", b"inbox/%EE%80%80"),
+    ("unassigned", b"inbox/%F3%A0%80%80"),
+    ("tag_character", b"inbox/a%F3%A0%80%81"),
+    # percent-escapes that are not two hex digits
+    ("bad_escape_letters", b"inbox/%zz"),
+    ("bad_escape_alone", b"inbox/%"),
+    ("bad_escape_one_digit", b"inbox/%2"),
+    ("bad_escape_iis_unicode", b"%u002e%u002e/etc/passwd"),
+    ("bad_escape_in_folder", b"in%g0box/x"),
+    # depth
+    ("too_deep", b"/".join([b"d"] * 65)),
 ]
 
 
@@ -328,8 +360,21 @@ def _path_of(total: int) -> bytes:
 
 
 def test_parse_raw_path_within_limit_accepted() -> None:
-    raw = _path_of(MAX_PATH_BYTES - 1)  # 4096 bytes with the leading slash
+    raw = _path_of(MAX_PATH_BYTES)  # as documented: the path without its leading slash
     assert "/".join(_segments(raw)).encode() == raw
+    assert "/".join(_segments(b"/" + raw + b"/")).encode() == raw
+
+
+def test_parse_raw_path_within_limit_fully_encoded_accepted() -> None:
+    raw = _path_of(MAX_PATH_BYTES)
+    encoded = b"/".join(b"".join(b"%%%02X" % c for c in seg) for seg in raw.split(b"/"))
+    assert "/".join(_segments(b"/" + encoded + b"/")).encode() == raw
+
+
+def test_parse_raw_depth_limit() -> None:
+    assert len(_segments(b"/".join([b"d"] * MAX_DEPTH))) == MAX_DEPTH
+    with pytest.raises(InvalidPathError, match="segments"):
+        parse_raw(b"/".join([b"d"] * 1000))
 
 
 @pytest.mark.parametrize("total", [MAX_PATH_BYTES + 1, 5000, 20_000])
@@ -342,8 +387,9 @@ def test_parse_raw_path_over_limit_rejected(total: int) -> None:
 
 def test_parse_raw_multibyte_path_over_limit_rejected() -> None:
     segment = _enc("\u00e9" * 120)  # 240 bytes decoded
+    assert len(_segments(b"/".join([segment] * 17))) == 17  # 17 x 240 + 16 = 4096
     with pytest.raises(InvalidPathError):
-        parse_raw(b"/".join([segment] * 17))  # 17 x 241 = 4097
+        parse_raw(b"/".join([segment] * 17) + b"/a")  # 4098
 
 
 def test_parse_raw_huge_encoded_input_rejected() -> None:

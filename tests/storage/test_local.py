@@ -483,12 +483,14 @@ async def test_symlinked_object_dir_outside_root_refused_for_commit(backend: Loc
     assert _files(backend.root / "tmp") == []
 
 
-async def test_symlinked_objects_dir_inside_root_is_allowed(backend: LocalBackend) -> None:
+async def test_symlinked_objects_dir_inside_root_is_refused_too(backend: LocalBackend) -> None:
+    """Never followed, wherever it points: a check of its target would be separate from its use."""
     backend.ensure_layout()
     (backend.root / "elsewhere").mkdir()
     (backend.root / "objects" / "ab").symlink_to(backend.root / "elsewhere", target_is_directory=True)
     (backend.root / "elsewhere" / ("ab" + "0" * 30)).write_bytes(b"ok")
-    assert await _read(backend, _valid_key()) == b"ok"
+    with pytest.raises(InvalidPathError):
+        await _read(backend, _valid_key())
 
 
 async def test_delete_existing_then_again_is_idempotent(backend: LocalBackend) -> None:
@@ -578,3 +580,22 @@ def test_map_os_errors_translates_and_hides_detail() -> None:
     with pytest.raises(KeyError):
         with map_os_errors("Could not x"):
             raise KeyError("not an OSError")
+
+
+async def test_local_path_withheld_once_object_dir_is_swapped(backend: LocalBackend, tmp_path: Path) -> None:
+    """pathsend hands the server a path: never one that no longer leads to the open file."""
+    data = os.urandom(PREFETCH_MAX + 10)
+    key, _, _ = await _store(backend, data)
+    reader = await backend.open_read(key)
+    try:
+        assert reader.local_path == str(backend.root / key)
+        sub = backend.root / os.path.dirname(key)
+        decoy = tmp_path / "decoy"
+        decoy.mkdir()
+        (decoy / os.path.basename(key)).write_bytes(b"not the object")
+        os.rename(sub, str(sub) + ".moved")
+        sub.symlink_to(decoy, target_is_directory=True)
+        assert reader.local_path is None
+        assert b"".join([c async for c in reader.iter_range(0, reader.size)]) == data
+    finally:
+        await reader.close()

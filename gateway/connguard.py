@@ -1,0 +1,230 @@
+"""Connection limits enforced by the HTTP server, before a request reaches the app.
+
+An anonymous client must not be able to hold the process's file descriptors with connections
+that send half a request line and stop, nor make it buffer an endless request head. These
+limits (gateway.yaml ``server``; docs/api.md "Limits") are applied the same under both servers:
+
+- ``request_head_seconds``: the whole request head (request line and headers) must arrive
+  within this time of the connection opening, or of the first byte of a later request on a
+  kept-alive connection; else ``408`` (if anything was sent) and the connection is closed.
+- ``keep_alive_seconds``: an idle kept-alive connection is closed after this long.
+- ``max_header_bytes``: a request head larger than this is answered ``431`` and closed.
+- ``max_connections_per_address``: connections from one client address beyond this count are
+  answered ``503`` and closed at once (uvicorn; see below).
+
+Under uvicorn they are a subclass of its httptools protocol (:func:`uvicorn_protocol`). Under
+granian they map onto its HTTP/1 settings (:func:`granian_http1`): its header read timeout,
+which also ends an idle kept-alive connection; the head size is checked when the request
+reaches the app (:class:`HeadLimit`), granian's read buffer (about 400 KiB) bounding what it
+holds before. granian accepts connections in Rust with no hook for counting them per address:
+there ``max_connections_per_address`` is not enforced, and the head deadline is what bounds how
+long a silent connection is held.
+
+The body of an upload is watched in the app, identically for both servers
+(gateway.http.deadline): ``body_idle_seconds`` without a byte ends it with ``408``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httptools
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gateway.config.schema import ServerConfig
+
+log = logging.getLogger("gateway.connections")
+
+
+def _response(status: bytes, message: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+        b"content-length: " + str(len(message)).encode("ascii") + b"\r\n\r\n" + message
+    )
+
+
+TOO_MANY = _response(b"503 Service Unavailable", b"Too many connections from this address")
+HEAD_TIMEOUT = _response(b"408 Request Timeout", b"Request head not received in time")
+HEAD_TOO_LARGE = _response(b"431 Request Header Fields Too Large", b"Request head too large")
+INVALID = _response(b"400 Bad Request", b"Invalid HTTP request received.")
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing an oversized head."""
+
+
+class _Throttled:
+    """Warn at most once per ``every`` seconds (a flood of refusals must not flood the log)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.last = -every
+        self.suppressed = 0
+
+    def warn(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            self.suppressed += 1
+            return
+        if self.suppressed:
+            message += f" ({self.suppressed} similar since the last report)"
+        self.last, self.suppressed = now, 0
+        log.warning(message, *args)
+
+
+def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with the limits above; one per server (its own counters)."""
+    per_address: dict[str, int] = {}
+    head_seconds = server.request_head_seconds
+    max_head = server.max_header_bytes
+    max_conns = server.max_connections_per_address
+    refusals = _Throttled()
+
+    class GuardedProtocol(HttpToolsProtocol):
+        _address: str | None = None
+        _head_timer: asyncio.TimerHandle | None = None
+        _in_head = True
+        _head_size = 0  # request line and header bytes of the current head
+        _head_raw = 0  # bytes received since the current head began
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            if max_conns and per_address.get(address, 0) >= max_conns:
+                self.transport = transport  # what connection_lost closes
+                transport.write(TOO_MANY)
+                transport.close()
+                refusals.warn("refused a connection from %s: %d already open", address, max_conns)
+                return
+            per_address[address] = per_address.get(address, 0) + 1
+            self._address = address
+            super().connection_made(transport)
+            self._arm_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._address is not None:
+                left = per_address.get(self._address, 1) - 1
+                if left > 0:
+                    per_address[self._address] = left
+                else:
+                    per_address.pop(self._address, None)
+                self._address = None
+            self._cancel_head()
+            super().connection_lost(exc)
+
+        def _arm_head(self) -> None:
+            self._cancel_head()
+            self._head_timer = self.loop.call_later(head_seconds, self._head_expired)
+
+        def _cancel_head(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_expired(self) -> None:
+            self._head_timer = None
+            if self._in_head and not self.transport.is_closing():
+                if self._head_raw:
+                    self.transport.write(HEAD_TIMEOUT)
+                self.transport.close()
+
+        def _refuse(self, response: bytes) -> None:
+            self._cancel_head()
+            self.transport.write(response)
+            self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            self._unset_keepalive_if_required()
+            if self._in_head:
+                if self._head_timer is None:  # the first byte of a later request on this connection
+                    self._arm_head()
+                self._head_raw += len(data)
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                self._refuse(INVALID)  # no upgrades (no WebSockets) are served
+                return
+            except httptools.HttpParserError as exc:
+                if isinstance(exc.__context__, _HeadTooLarge):
+                    self._refuse(HEAD_TOO_LARGE)
+                else:
+                    self.logger.warning("Invalid HTTP request received.")
+                    self._refuse(INVALID)
+                return
+            if self._in_head and self._head_raw > max_head and not self.transport.is_closing():
+                # Still no end of the head, and more than a head may hold: stop buffering it.
+                self._refuse(HEAD_TOO_LARGE)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head = True
+            self._head_size = 0
+
+        def on_url(self, url: bytes) -> None:
+            self._head_size += len(url)
+            if self._head_size > max_head:
+                raise _HeadTooLarge()
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_size += len(name) + len(value) + 4  # ": " and CRLF
+            if self._head_size > max_head:
+                raise _HeadTooLarge()
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_raw = 0
+            self._cancel_head()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            self._in_head = True  # the next bytes on this connection are a new head
+            super().on_response_complete()
+
+    return GuardedProtocol
+
+
+def granian_http1(server: ServerConfig) -> Any:
+    """granian's HTTP/1 settings for the same limits (see the module docstring).
+
+    The read buffer stays at granian's default (about 400 KiB) unless the head limit is larger:
+    it also sizes the pieces an upload's body is read in, and a 32 KiB buffer measured twice the
+    CPU for a 300 MiB upload. The head limit itself is then checked by :class:`HeadLimit`.
+    """
+    from granian.http import HTTP1Settings
+
+    return HTTP1Settings(
+        header_read_timeout=int(server.request_head_seconds * 1000),
+        keep_alive=True,
+        max_buffer_size=max(HTTP1Settings.max_buffer_size, server.max_header_bytes),
+    )
+
+
+class HeadLimit:
+    """ASGI wrapper refusing a request whose head exceeds ``max_bytes`` (431, connection closed).
+
+    For granian, whose own bound is its read buffer: the head was read (at most that buffer),
+    but the request goes no further. The size counted is the request target and each header as
+    ``name: value`` with its line end, as under uvicorn.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            for name, value in scope["headers"]:
+                size += len(name) + len(value) + 4
+            if size > self.max_bytes:
+                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+                await send({"type": "http.response.start", "status": 431, "headers": headers})
+                await send({"type": "http.response.body", "body": b"Request head too large"})
+                return
+        await self.app(scope, receive, send)
