@@ -362,9 +362,8 @@ def test_oauth2_token_errors_are_rfc6749_exactly(
 
 
 def test_private_key_jwt_assertion_as_seed000_posts_it_a_bad_one_is_invalid_client(gateway: Gateway) -> None:
-    """The assertion path (JSON body, seed 000) reaches client_assertion.verify; a wrongly
-    signed assertion is invalid_client without a Basic challenge. (The good-signature flow is
-    branch i11b's: verify() is pending there.)"""
+    """A wrongly signed assertion (JSON body, as seed 000 posts it) is invalid_client without a
+    Basic challenge."""
     now = int(time.time())
     claims = {"iss": "signer", "sub": "signer", "aud": f"{gateway.url}/oauth2/token", "exp": now + 60, "jti": "j1"}
     wrong_key = ec.generate_private_key(ec.SECP256R1())
@@ -377,6 +376,51 @@ def test_private_key_jwt_assertion_as_seed000_posts_it_a_bad_one_is_invalid_clie
     r = httpx.post(f"{gateway.url}/oauth2/token", json=body)
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
     assert "www-authenticate" not in r.headers and r.headers["cache-control"] == "no-store"
+
+
+def _assertion(audience: str, jti: str) -> dict[str, str]:
+    """Seed 000's token request: an ES256 assertion with ``kid``, iss = sub = the client id."""
+    now = int(time.time())
+    claims = {"iss": "signer", "sub": "signer", "aud": audience, "jti": jti, "iat": now, "nbf": now, "exp": now + 240}
+    return {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt.encode(claims, _SIGNER_PRIVATE, algorithm="ES256", headers={"kid": "k1"}),
+    }
+
+
+def test_private_key_jwt_seed000_flow_token_then_lowercase_bearer_and_a_replay_refused(gateway: Gateway) -> None:
+    body = _assertion(f"{gateway.url}/oauth2/token", "seed000-flow-1")
+    r = httpx.post(f"{gateway.url}/oauth2/token", json=body)
+    assert r.status_code == 200, r.text
+    token = r.json()
+    assert token["token_type"].lower() == "bearer" and token["scope"] == "files:read"
+    listed = httpx.get(f"{gateway.url}/2.0/directories/in", headers=bearer(token["access_token"], "bearer"))
+    assert listed.status_code == 200, listed.text
+    again = httpx.post(f"{gateway.url}/oauth2/token", json=body)
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+    elsewhere = httpx.post(f"{gateway.url}/oauth2/token", json=_assertion("https://other.example/oauth2/token", "j2"))
+    assert elsewhere.status_code == 401 and elsewhere.json()["error"] == "invalid_client"
+
+
+def test_an_assertion_used_on_one_peer_is_refused_by_another(tmp_path: Path) -> None:
+    """Peers of one cluster share ``public_url`` (the assertion's audience) and the catalog, so a
+    jti accepted by one is a replay for every other."""
+    config = machine_config()
+    config["gateway.yaml"]["server"]["public_url"] = "https://mft.cluster.test"
+    with pg.fresh_database() as url:
+        one = Gateway(root=tmp_path / "one", database_url=url, config=config)
+        two = Gateway(root=tmp_path / "two", database_url=url, config=config)
+        with running(one), running(two):
+            body = _assertion("https://mft.cluster.test/oauth2/token", "cluster-jti-1")
+            first = httpx.post(f"{one.url}/oauth2/token", json=body)
+            assert first.status_code == 200, first.text
+            replay = httpx.post(f"{two.url}/oauth2/token", json=body)
+            assert replay.status_code == 401 and replay.json()["error"] == "invalid_client", replay.text
+            fresh = httpx.post(
+                f"{two.url}/oauth2/token", json=_assertion("https://mft.cluster.test/oauth2/token", "j3")
+            )
+            assert fresh.status_code == 200, fresh.text
 
 
 def test_introspect_and_revoke_a_client_token(gateway: Gateway) -> None:
