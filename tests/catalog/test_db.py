@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from typing import Any
 
 import pytest
@@ -184,13 +185,18 @@ async def test_relaxed_commits_run_on_the_loop_and_checkpoint_in_a_thread(tmp_pa
         await asyncio.sleep(catalog_db._CHECKPOINT_SECONDS)  # let migrate()'s checkpoint window pass
         size_before = db_file.stat().st_size
         with thread_handoffs("gateway.catalog.db") as threaded:
+            started = time.monotonic()
             for i in range(300):
                 async with db.write() as conn:
                     await conn.execute(insert(sessions).values(**_row(f"relaxed-{i:04d}-" + "x" * 200)))
+            elapsed = time.monotonic() - started
             assert db._checkpoint is not None
             await db._checkpoint
         assert "commit" not in threaded
-        assert threaded == ["_checkpoint_sync"]  # one: the next is due only after _CHECKPOINT_SECONDS
+        # Only checkpoints go to a thread, and at most one per _CHECKPOINT_SECONDS of commits (a
+        # loaded machine may need more than one window for the 300 commits).
+        assert set(threaded) == {"_checkpoint_sync"}
+        assert len(threaded) <= 1 + int(elapsed / catalog_db._CHECKPOINT_SECONDS)
         assert db_file.stat().st_size > size_before + 300 * 200, "the rows never left the WAL"
         assert len(await _tokens(db)) == 300
     finally:
