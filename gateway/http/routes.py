@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import admin, auth, files, health, listing, metadata
+from gateway.http import admin, apidocs, auth, files, health, listing, metadata
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -40,4 +40,7 @@ ROUTES: list[BaseRoute] = [
     Route("/2.0/countelements", listing.countelements, methods=["GET"], name="listing:count-root"),
     Route("/2.0/countelements/{path:anypath}", listing.countelements, methods=["GET"], name="listing:count"),
     *admin.ROUTES,
+    Route("/openapi.json", apidocs.openapi_json, methods=["GET"], name="openapi"),
+    Route("/docs", apidocs.docs_page, methods=["GET"], name="docs"),
+    Route("/docs/{asset}", apidocs.docs_asset, methods=["GET"], name="docs:asset"),
 ]
