@@ -144,8 +144,20 @@ PATHS: dict[str, Any] = {
             "operationId": "startRun",
             "security": SESSION,
             "parameters": [
-                {"name": "contract", "in": "path", "required": True, "schema": {"type": "string"}},
-                {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "contract",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "examples": {"contract": {"value": "partner5-http"}},
+                },
+                {
+                    "name": "action",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "examples": {"action": {"value": "notify-erp"}},
+                },
             ],
             "requestBody": {
                 "required": False,
@@ -159,6 +171,7 @@ PATHS: dict[str, Any] = {
                             },
                             "path": {"type": "string", "description": "A file of the VFS, e.g. `/inbox/a.csv`."},
                         },
+                        "examples": [{"params": {"priority": "high"}, "path": "/report.csv"}],
                     }
                 ),
             },
