@@ -85,6 +85,8 @@ async def list_runs(request: Request) -> Response:
     dead = {"true": True, "false": False, None: None}.get(q.get("dead"), "bad")
     if dead == "bad":
         raise InvalidParameterError("dead", "expected true or false")
+    if "\x00" in q.get("contract", ""):
+        raise InvalidParameterError("contract", "NUL is not allowed")  # PostgreSQL text cannot hold it
     total, found = await runs.search(
         rt,
         contract=q.get("contract") or None,
