@@ -380,7 +380,8 @@ PATHS: dict[str, Any] = {
                 error(
                     400,
                     "`No filename specified`, `Missing parameters or syntax error` (no Content-Type, not a JSON "
-                    "object of scalars, read-only or over-long keys) or `Invalid path...` (`request_syntax`).",
+                    "object of scalars, read-only or over-long keys, NUL in a value, invalid Unicode) or "
+                    "`Invalid path...` (`request_syntax`).",
                 ),
                 NO_SESSION,
                 _forbidden("write"),
