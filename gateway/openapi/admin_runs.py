@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi.common import (
+    CALLER,
     RATE_LIMITED,
     SERVER_ERROR,
-    SESSION,
     UNAUTHENTICATED,
     error,
     json_content,
@@ -45,7 +45,7 @@ def _run_change(operation_id: str, summary: str, refused: str) -> dict[str, Any]
             "tags": [TAG],
             "summary": summary,
             "operationId": operation_id,
-            "security": SESSION,
+            "security": CALLER,
             "parameters": [RUN_ID],
             "responses": responses(
                 {
@@ -75,7 +75,7 @@ PATHS: dict[str, Any] = {
             "tags": [TAG],
             "summary": "Search runs, newest first",
             "operationId": "listRuns",
-            "security": SESSION,
+            "security": CALLER,
             "parameters": [
                 {"name": "contract", "in": "query", "schema": {"type": "string"}},
                 {"name": "status", "in": "query", "schema": ref("RunStatus")},
@@ -115,7 +115,7 @@ PATHS: dict[str, Any] = {
             "tags": [TAG],
             "summary": "One run with its event",
             "operationId": "getRun",
-            "security": SESSION,
+            "security": CALLER,
             "parameters": [RUN_ID],
             "responses": responses(
                 {"200": {"description": "The run.", "content": json_content(_ok("run", ref("RunDetail")))}},
@@ -142,7 +142,7 @@ PATHS: dict[str, Any] = {
             "description": "Queues one manual run, with `params` over the action's defaults and, when `path` is "
             "given, about that file of the contract's VFS.",
             "operationId": "startRun",
-            "security": SESSION,
+            "security": CALLER,
             "parameters": [
                 {
                     "name": "contract",

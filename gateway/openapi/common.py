@@ -106,6 +106,9 @@ SESSION: list[dict[str, list[str]]] = [{"stengSession": [], "stengUser": []}]
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
+CALLER: list[dict[str, list[str]]] = SESSION
+"""What /2.0 and /admin accept today: the session. When they also take bearer tokens and API
+keys, this becomes ``SESSION + BEARER + API_KEY`` (any one of them) for all their operations."""
 
 
 def json_content(schema: dict[str, Any]) -> dict[str, Any]:

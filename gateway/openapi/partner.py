@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi.common import (
+    CALLER,
     PUBLIC,
     RATE_LIMITED,
     SERVER_ERROR,
@@ -96,7 +97,7 @@ def _upload(summary: str, description: str, operation_id: str) -> dict[str, Any]
         "summary": summary,
         "description": description,
         "operationId": operation_id,
-        "security": SESSION,
+        "security": CALLER,
         "requestBody": {
             "required": True,
             "content": {"multipart/form-data": {"schema": UPLOAD_FORM}},
@@ -178,7 +179,7 @@ def _directories(operation_id: str, with_path: bool) -> dict[str, Any]:
             "description": "Folders first, then files with the requested attributes. `total` counts every match "
             "before `start`/`limit`. `/2.0/directories/` (empty path) is the user's root too.",
             "operationId": operation_id,
-            "security": SESSION,
+            "security": CALLER,
             "parameters": params,
             "responses": responses(
                 {"200": {"description": "The folder's elements.", "content": json_content(ref("Listing"))}},
@@ -196,7 +197,7 @@ def _countelements(operation_id: str, with_path: bool) -> dict[str, Any]:
             "summary": "Count a folder's elements" + ("" if with_path else " (the user's root)"),
             "description": "The body is the bare number (as documented by STENG).",
             "operationId": operation_id,
-            "security": SESSION,
+            "security": CALLER,
             "parameters": params,
             "responses": responses(
                 {
@@ -216,7 +217,7 @@ def _metadata_get(operation_id: str, summary: str) -> dict[str, Any]:
         "tags": [TAG],
         "summary": summary,
         "operationId": operation_id,
-        "security": SESSION,
+        "security": CALLER,
         "parameters": [PATH_PARAMETER],
         "responses": responses(
             {"200": {"description": "System attributes and user keys.", "content": json_content(ref("Metadata"))}},
@@ -299,7 +300,7 @@ PATHS: dict[str, Any] = {
             "unknown syntax answer the whole file. `If-Range` with the ETag resumes only the same bytes. HEAD "
             "answers the headers without recording a read.",
             "operationId": "downloadFile",
-            "security": SESSION,
+            "security": CALLER,
             "parameters": [
                 {
                     "name": "Range",
@@ -342,7 +343,7 @@ PATHS: dict[str, Any] = {
             "tags": [TAG],
             "summary": "Delete a file",
             "operationId": "deleteFile",
-            "security": SESSION,
+            "security": CALLER,
             "responses": responses(
                 {"200": {"description": "`File deleted`, with the fileset removed.", **OK_FILE}},
                 error(400, "`missing param or syntax error` (`syntax_error`, as documented by STENG)."),
@@ -363,7 +364,7 @@ PATHS: dict[str, Any] = {
             "description": "`CORRELATION_ID` also sets `correlationId`; `dstFileName`, `correlationId`, `datatype` "
             "and `description` may be set; `size` and the dates are read-only (400).",
             "operationId": "writeMetadata",
-            "security": SESSION,
+            "security": CALLER,
             "requestBody": {
                 "required": True,
                 "content": json_content(
