@@ -74,7 +74,7 @@ def _int(request: Request, name: str, default: int | None, maximum: int) -> int 
 
 def _run_id(request: Request) -> int:
     raw = request.path_params["run_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:  # "¹".isdigit() is True
         raise InvalidParameterError("id", "expected a run id")
     return int(raw)
 

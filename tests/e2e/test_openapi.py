@@ -192,9 +192,9 @@ def test_openapi_schemathesis_live_server(
     run()
 
 
-# What probing beside schemathesis found, kept as plain regression tests: each was a 500 on
-# PostgreSQL (lone surrogates on SQLite too; NUL was stored there). Now each is refused as bad
-# input, on both catalogs alike, and changes nothing.
+# What schemathesis and probing beside it found, kept as plain regression tests: each was a 500
+# (NUL only on PostgreSQL; SQLite stored it). Now each is refused as bad input, on both catalogs
+# alike, and changes nothing.
 BAD_METADATA = ['{"k": "a\\u0000b"}', '{"k": "\\ud800"}', '{"\\udc00": "x"}']
 
 
@@ -213,9 +213,7 @@ def test_openapi_found_metadata_with_nul_or_lone_surrogate_is_refused(
         assert client.get("/2.0/files/bad-meta.txt").status_code == 404
 
 
-def test_openapi_found_admin_nul_filter_and_surrogate_params_are_refused(
-    live: Gateway, cookies: dict[str, str]
-) -> None:
+def test_openapi_found_admin_bad_filter_params_and_run_ids_are_refused(live: Gateway, cookies: dict[str, str]) -> None:
     with httpx.Client(base_url=live.url, cookies=cookies) as client:
         r = client.get("/admin/runs", params={"contract": "a\x00"})
         assert r.status_code == 400 and "'contract'" in r.json()["message"]
@@ -227,3 +225,6 @@ def test_openapi_found_admin_nul_filter_and_surrogate_params_are_refused(
         )
         assert (r.status_code, r.json()["errorType"]) == (400, "request_syntax")
         assert client.get("/admin/runs").json()["total"] == total
+        for method, suffix in (("GET", ""), ("POST", "/abort"), ("POST", "/retry")):
+            r = client.request(method, f"/admin/runs/%C2%B9{suffix}")  # "¹": a digit to str.isdigit()
+            assert (r.status_code, r.json()["message"]) == (400, "Invalid parameter 'id': expected a run id")
