@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.core.metadata import SYSTEM_ATTRIBUTES
 from gateway.openapi.common import (
     CALLER,
     PUBLIC,
@@ -22,18 +23,6 @@ from gateway.openapi.common import (
 )
 
 TAG = "Partner API (/2.0)"
-SYSTEM_ATTRIBUTES = [
-    "dstFileName",
-    "size",
-    "correlationId",
-    "putDate",
-    "firstReadDate",
-    "lastModifiedTime",
-    "lastAccessTime",
-    "creationTime",
-    "datatype",
-    "description",
-]
 
 PATH_PARAMETER: dict[str, Any] = {
     "name": "path",
@@ -415,7 +404,7 @@ SCHEMAS: dict[str, Any] = {
             "metadata": {
                 "type": "object",
                 "description": 'System attributes (always present, `""` when unset) and user keys, all strings.',
-                "required": SYSTEM_ATTRIBUTES,
+                "required": list(SYSTEM_ATTRIBUTES),
                 "additionalProperties": _STRING,
             },
         },
