@@ -1,4 +1,6 @@
-"""The /2.0 partner API (STENG "HTTP MFT Rest API", wire-compatible): login, files, metadata, listing.
+"""The /2.0 partner API (STENG "HTTP MFT Rest API", wire-compatible): login, files, metadata.
+
+Listing is in ``partner_listing``.
 
 Statuses and messages are those of ``gateway/http`` and ``docs/api.md``; every operation lists each
 status it can answer, in the error envelope unless said otherwise.
@@ -41,15 +43,13 @@ NO_SESSION = error(
     "`Invalid username or password` (`authentication`): no, unknown, expired or mismatched session cookies; "
     "`Connection contract not configured` (`configuration`): the user has no contract for this protocol.",
 )
-BAD_PATH = error(400, "`Invalid path...` (`request_syntax`): the path fails validation.")
 
 
-def _forbidden(what: str) -> dict[str, Any]:
+def forbidden(what: str) -> dict[str, Any]:
     return error(403, f"`No {what} permission` (`authorization`): the contract's direction or the ACL refuses it.")
 
 
 MISSING = error(404, "`Path '<path>' doesn't exist` or `File '<file>' doesn't exist` (`io`).")
-MISSING_FOLDER = error(404, "`Path doesn't exist` (`io`): the folder is not in the user's VFS.")
 FILE_HEADERS: dict[str, Any] = {
     "Content-Disposition": {
         "description": '`attachment; filename="<name>"`, plus RFC 6266 `filename*` for non-ASCII names.',
@@ -99,105 +99,13 @@ def _upload(summary: str, description: str, operation_id: str) -> dict[str, Any]
                 "multipart, no `file` part, bad metadata) or `Invalid path...` (`request_syntax`).",
             ),
             NO_SESSION,
-            _forbidden("write"),
+            forbidden("write"),
             error(404, "`Path '<path>' doesn't exist` (`io`): uploads never create folders."),
             error(413, "The file or the metadata part exceeds a configured limit (`limit`)."),
             RATE_LIMITED,
             SERVER_ERROR,
             error(507, "The storage is full or over its quota (`quota`); nothing is kept."),
         ),
-    }
-
-
-LISTING_FILTER = {
-    "name": "filter",
-    "in": "query",
-    "description": "Name pattern: `*` matches any run of characters, everything else is literal and case-sensitive.",
-    "schema": {"type": "string", "default": "*", "maxLength": 1024},
-}
-LISTING_TYPE = {
-    "name": "type",
-    "in": "query",
-    "schema": {"enum": ["all", "files", "folders"], "default": "all"},
-}
-
-
-def _list_params() -> list[dict[str, Any]]:
-    return [
-        LISTING_FILTER,
-        {
-            "name": "sort",
-            "in": "query",
-            "description": "Folders sort before files for `name`; files without the date sort last when ascending.",
-            "schema": {"enum": ["name", "size", "put_date", "read_date", "expiry_date"], "default": "name"},
-        },
-        {"name": "direction", "in": "query", "schema": {"enum": ["asc", "desc"], "default": "asc"}},
-        {"name": "start", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 500},
-        },
-        LISTING_TYPE,
-        {
-            "name": "attributes",
-            "in": "query",
-            "description": "Comma-separated attribute names for file elements (default: all system attributes; "
-            f'{", ".join(SYSTEM_ATTRIBUTES)}); an unknown name renders as `""`. At most 64 names.',
-            "schema": {"type": "string"},
-        },
-    ]
-
-
-LIST_ERRORS = (
-    error(400, "`Invalid parameter '<name>': ...` or `Invalid path...` (`request_syntax`)."),
-    NO_SESSION,
-    _forbidden("list"),
-    MISSING_FOLDER,
-    RATE_LIMITED,
-    SERVER_ERROR,
-)
-
-
-def _directories(operation_id: str, with_path: bool) -> dict[str, Any]:
-    params = ([PATH_PARAMETER] if with_path else []) + _list_params()
-    return {
-        "get": {
-            "tags": [TAG],
-            "summary": "List a folder" + ("" if with_path else " (the user's root)"),
-            "description": "Folders first, then files with the requested attributes. `total` counts every match "
-            "before `start`/`limit`. `/2.0/directories/` (empty path) is the user's root too.",
-            "operationId": operation_id,
-            "security": CALLER,
-            "parameters": params,
-            "responses": responses(
-                {"200": {"description": "The folder's elements.", "content": json_content(ref("Listing"))}},
-                *LIST_ERRORS,
-            ),
-        }
-    }
-
-
-def _countelements(operation_id: str, with_path: bool) -> dict[str, Any]:
-    params = ([PATH_PARAMETER] if with_path else []) + [LISTING_FILTER, LISTING_TYPE]
-    return {
-        "get": {
-            "tags": [TAG],
-            "summary": "Count a folder's elements" + ("" if with_path else " (the user's root)"),
-            "description": "The body is the bare number (as documented by STENG).",
-            "operationId": operation_id,
-            "security": CALLER,
-            "parameters": params,
-            "responses": responses(
-                {
-                    "200": {
-                        "description": "How many elements match.",
-                        "content": json_content({"type": "integer", "minimum": 0, "examples": [2]}),
-                    }
-                },
-                *LIST_ERRORS,
-            ),
-        }
     }
 
 
@@ -212,7 +120,7 @@ def _metadata_get(operation_id: str, summary: str) -> dict[str, Any]:
             {"200": {"description": "System attributes and user keys.", "content": json_content(ref("Metadata"))}},
             error(400, "`No filename specified` or `Invalid path...` (`request_syntax`)."),
             NO_SESSION,
-            _forbidden("read"),
+            forbidden("read"),
             MISSING,
             RATE_LIMITED,
             SERVER_ERROR,
@@ -317,7 +225,7 @@ PATHS: dict[str, Any] = {
                 },
                 error(400, "`No filename specified` or `Invalid path...` (`request_syntax`)."),
                 NO_SESSION,
-                _forbidden("read"),
+                forbidden("read"),
                 MISSING,
                 error(
                     416,
@@ -337,7 +245,7 @@ PATHS: dict[str, Any] = {
                 {"200": {"description": "`File deleted`, with the fileset removed.", **OK_FILE}},
                 error(400, "`missing param or syntax error` (`syntax_error`, as documented by STENG)."),
                 NO_SESSION,
-                _forbidden("delete"),
+                forbidden("delete"),
                 MISSING,
                 RATE_LIMITED,
                 SERVER_ERROR,
@@ -374,7 +282,7 @@ PATHS: dict[str, Any] = {
                     "`Invalid path...` (`request_syntax`).",
                 ),
                 NO_SESSION,
-                _forbidden("write"),
+                forbidden("write"),
                 MISSING,
                 error(413, "The body exceeds the configured metadata size (`limit`)."),
                 RATE_LIMITED,
@@ -386,10 +294,6 @@ PATHS: dict[str, Any] = {
         "parameters": [PATH_PARAMETER],
         "get": _metadata_get("readMetadataDocumentedSpelling", "Read a file's metadata (STENG's documented spelling)"),
     },
-    "/2.0/directories": _directories("listRoot", with_path=False),
-    "/2.0/directories/{path}": _directories("listFolder", with_path=True),
-    "/2.0/countelements": _countelements("countRoot", with_path=False),
-    "/2.0/countelements/{path}": _countelements("countFolder", with_path=True),
 }
 
 _STRING = {"type": "string"}
@@ -408,30 +312,5 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": _STRING,
             },
         },
-    },
-    "Listing": {
-        "type": "object",
-        "required": ["result", "timestamp", "path", "start", "limit", "total", "elements"],
-        "properties": {
-            "result": {"const": "ok"},
-            "timestamp": ref("Timestamp"),
-            "path": {"type": "string", "description": "The folder listed, relative to the user's root."},
-            "start": {"type": "integer", "minimum": 0},
-            "limit": {"type": "integer", "minimum": 0},
-            "total": {"type": "integer", "minimum": 0},
-            "elements": {"type": "array", "items": {"oneOf": [ref("FolderElement"), ref("FileElement")]}},
-        },
-    },
-    "FolderElement": {
-        "type": "object",
-        "required": ["name", "type"],
-        "properties": {"name": _STRING, "type": {"const": "folder"}},
-        "additionalProperties": False,
-    },
-    "FileElement": {
-        "type": "object",
-        "required": ["name", "type", "fileset"],
-        "properties": {"name": _STRING, "type": {"const": "file"}, "fileset": ref("Fileset")},
-        "additionalProperties": _STRING,
     },
 }
