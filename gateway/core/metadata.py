@@ -81,6 +81,11 @@ def parse_json_object(raw: bytes | str) -> dict[str, object]:
         raise RequestSyntaxError() from None
     if not isinstance(value, dict) or len(value) > MAX_KEYS:
         raise RequestSyntaxError()
+    try:
+        # A JSON escape can make a lone surrogate ("\ud800"), which no catalog can store.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestSyntaxError() from None
     return value
 
 
@@ -103,15 +108,15 @@ def validate(posted: Mapping[str, object]) -> MetadataUpdate:
     """Split posted metadata into system columns and user keys.
 
     Raises RequestSyntaxError ("Missing parameters or syntax error") for non-scalar values, bad
-    keys, over-long values, a ``datatype`` that is not a media type, or an attempt to set a
-    read-only attribute (size and the dates).
+    keys, over-long values or values with NUL, a ``datatype`` that is not a media type, or an
+    attempt to set a read-only attribute (size and the dates).
     """
     system: dict[str, str] = {}
     user: dict[str, str] = {}
     for key, raw in posted.items():
         _check_key(key)
         value = _scalar(raw)
-        if len(value) > MAX_VALUE_CHARS:
+        if len(value) > MAX_VALUE_CHARS or "\x00" in value:  # PostgreSQL text cannot hold NUL
             raise RequestSyntaxError()
         if key in READ_ONLY:
             raise RequestSyntaxError()

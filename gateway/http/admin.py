@@ -74,7 +74,7 @@ def _int(request: Request, name: str, default: int | None, maximum: int) -> int 
 
 def _run_id(request: Request) -> int:
     raw = request.path_params["run_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:  # "¹".isdigit() is True
         raise InvalidParameterError("id", "expected a run id")
     return int(raw)
 
@@ -85,6 +85,8 @@ async def list_runs(request: Request) -> Response:
     dead = {"true": True, "false": False, None: None}.get(q.get("dead"), "bad")
     if dead == "bad":
         raise InvalidParameterError("dead", "expected true or false")
+    if "\x00" in q.get("contract", ""):
+        raise InvalidParameterError("contract", "NUL is not allowed")  # PostgreSQL text cannot hold it
     total, found = await runs.search(
         rt,
         contract=q.get("contract") or None,

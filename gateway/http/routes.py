@@ -5,7 +5,19 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import admin, admin_keys, admin_security, auth, files, health, listing, metadata, oauth2, token
+from gateway.http import (
+    admin,
+    admin_keys,
+    admin_security,
+    apidocs,
+    auth,
+    files,
+    health,
+    listing,
+    metadata,
+    oauth2,
+    token,
+)
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -44,4 +56,7 @@ ROUTES: list[BaseRoute] = [
     Route("/token", token.token, methods=["POST"], name="token:apikey"),
     *oauth2.ROUTES,
     *admin_security.ROUTES,
+    Route("/openapi.json", apidocs.openapi_json, methods=["GET"], name="openapi"),
+    Route("/docs", apidocs.docs_page, methods=["GET"], name="docs"),
+    Route("/docs/{asset}", apidocs.docs_asset, methods=["GET"], name="docs:asset"),
 ]
