@@ -14,7 +14,11 @@ front-end maps them to the wire in one table (``gateway/http/exception_handlers.
     │  └─ ContractNotConfiguredError  configuration    401  Connection contract not configured
     ├─ AuthorizationError             authorization    403  No <x> permission
     ├─ IoError                        io               500  generic text; OS detail only in logs
-    │  └─ NotFoundError               io               404  Path '<p>' doesn't exist
+    │  ├─ NotFoundError               io               404  Path '<p>' doesn't exist
+    │  └─ RemoteError                 io               (connectors: a remote endpoint failed)
+    │     ├─ RemoteNotFoundError      io               the remote file or folder does not exist
+    │     ├─ HostKeyError             io               SFTP host key unknown or changed (never retried)
+    │     └─ IntegrityError           io               size or SHA-256 differs from what was announced
     ├─ LimitExceededError             limit            413
     ├─ QuotaExceededError             quota            507
     ├─ RateLimitedError               rate_limit       429
@@ -92,6 +96,32 @@ class IoError(GatewayError):
 
 class NotFoundError(IoError):
     default_message = "Path doesn't exist"
+
+
+class RemoteError(IoError):
+    """A remote endpoint (``gateway.connectors``) failed; the message names the connection, never a secret.
+
+    ``retryable`` tells a step runner whether another attempt may succeed (a dropped connection, a
+    timeout, a 5xx answer) or not (refused credentials, an unknown host key, a missing file).
+    """
+
+    default_message = "Remote endpoint error"
+
+    def __init__(self, message: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class RemoteNotFoundError(RemoteError):
+    default_message = "Remote path does not exist"
+
+
+class HostKeyError(RemoteError):
+    default_message = "The remote host key is not a pinned one"
+
+
+class IntegrityError(RemoteError):
+    default_message = "Transferred bytes differ from the announced size or SHA-256"
 
 
 class LimitExceededError(GatewayError):

@@ -152,21 +152,10 @@ def _retry(a: Fields) -> RetryPolicy:
 def _webhook(a: Fields) -> WebhookAction:
     w = Fields(a.at("webhook"), a.get("webhook"), allowed=_WEBHOOK_KEYS, required=("url",))
     url = w.text("url")
-    problem = None if url is None else _url_problem(url)
+    problem = None if url is None else url_problem(url)
     if problem is not None:
         w.at("url").error(f"invalid webhook URL: {problem}. Hint: e.g. https://erp.example/hooks/mft")
-    headers: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for name, value, hcur in string_pairs(w, "headers", "header"):
-        if _HEADER_NAME.fullmatch(name) is None:
-            hcur.error(f"invalid header name {name!r}: use letters, digits and -!#$%&'*+.^_`|~ only")
-        elif any(_is_control(c) and c != "\t" for c in value):
-            hcur.error("the header value contains a line break or another control character (the value is not shown)")
-        elif name.lower() in seen:
-            hcur.error(f"header {name!r} is given twice (also as {seen[name.lower()]!r}; names are case-insensitive)")
-        else:
-            headers[name] = value
-            seen[name.lower()] = name
+    headers = parse_headers(w)
     secret = w.text("secret")
     if secret == "":
         w.at("secret").error("must not be empty. Hint: leave 'secret' out to send unsigned requests")
@@ -178,7 +167,24 @@ def _webhook(a: Fields) -> WebhookAction:
     )
 
 
-def _url_problem(url: str) -> str | None:
+def parse_headers(f: Fields) -> dict[str, str]:
+    """``f.headers``: HTTP header names and values (values never shown in a message)."""
+    headers: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name, value, hcur in string_pairs(f, "headers", "header"):
+        if _HEADER_NAME.fullmatch(name) is None:
+            hcur.error(f"invalid header name {name!r}: use letters, digits and -!#$%&'*+.^_`|~ only")
+        elif any(_is_control(c) and c != "\t" for c in value):
+            hcur.error("the header value contains a line break or another control character (the value is not shown)")
+        elif name.lower() in seen:
+            hcur.error(f"header {name!r} is given twice (also as {seen[name.lower()]!r}; names are case-insensitive)")
+        else:
+            headers[name] = value
+            seen[name.lower()] = name
+    return headers
+
+
+def url_problem(url: str) -> str | None:
     """What is wrong with a webhook URL, without quoting it (it may carry a token)."""
     if any(c.isspace() or _is_control(c) for c in url):
         return "it contains spaces or control characters"

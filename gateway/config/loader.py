@@ -13,6 +13,8 @@ This is the only module that knows the YAML layout. The folder holds four files:
     ``contracts:`` a list of connection contracts, each with its ``actions`` (see ``_actions``).
 ``oauth-clients.yaml`` (optional)
     ``clients:`` client id -> principal, scopes, secret_hash, keys, enabled (see ``_clients``).
+``connections.yaml`` (optional)
+    ``connections:`` name -> a remote endpoint (sftp, https, s3, gateway; see ``_connections``).
 
 Validation is all-or-nothing and exhaustive: every problem in every file is collected, each as
 ``<file>: <key path>: <message>`` (the file shown relative to the working directory when it is
@@ -39,6 +41,7 @@ import yaml
 
 from gateway.config._actors import parse_actors
 from gateway.config._clients import parse_clients
+from gateway.config._connections import parse_connections
 from gateway.config._contracts import parse_contracts
 from gateway.config._env import substitute
 from gateway.config._fields import Cursor
@@ -52,6 +55,7 @@ ACTORS_FILE = "actors.yaml"
 VFS_FILE = "vfs.yaml"
 CONTRACTS_FILE = "contracts.yaml"
 CLIENTS_FILE = "oauth-clients.yaml"
+CONNECTIONS_FILE = "connections.yaml"
 
 
 def load_config(config_dir: Path, data_dir: Path) -> GatewayConfig:
@@ -76,6 +80,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     actors_cur, actors_data, actors_ok = _read(config_dir / ACTORS_FILE, problems, env, required=True)
     vfs_cur, vfs_data, vfs_ok = _read(config_dir / VFS_FILE, problems, env, required=True)
     contracts_cur, contracts_data, contracts_ok = _read(config_dir / CONTRACTS_FILE, problems, env, required=True)
+    connections_cur, connections_data, connections_ok = _read(config_dir / CONNECTIONS_FILE, problems, env, False)
 
     server, storages = parse_gateway(gateway_cur, gateway_data, data_dir) if gateway_ok else (ServerConfig(), None)
     principals = parse_actors(actors_cur, actors_data) if actors_ok else None
@@ -84,6 +89,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     clients_cur, clients_data, clients_ok = _read(config_dir / CLIENTS_FILE, problems, env, required=False)
     users = principals.users if principals is not None else None
     clients = parse_clients(clients_cur, clients_data, users) if clients_ok else {}
+    connections = parse_connections(connections_cur, connections_data) if connections_ok else {}
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
     config = GatewayConfig(
@@ -96,6 +102,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
         contracts=tuple(contracts),
         server=server,
         oauth_clients=MappingProxyType(clients),
+        connections=MappingProxyType(connections),
     )
     return config, problems
 

@@ -235,6 +235,85 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsClient:
+    """How a connector checks an HTTPS peer and, for mTLS, proves who it is."""
+
+    ca_bundle: Path | None = None  # PEM file of trusted CAs; None: the system's
+    client_cert: Path | None = None  # PEM certificate (chain) for mTLS
+    client_key: Path | None = None  # its private key (PEM; may be inside client_cert)
+
+
+@dataclass(frozen=True, slots=True)
+class SftpConnection:
+    """An SFTP server; its host key must be one of ``host_keys`` (OpenSSH public key lines)."""
+
+    name: str
+    host: str
+    username: str
+    host_keys: tuple[str, ...]
+    port: int = 22
+    root: str = ""  # remote folder every path is below ("" = the login folder)
+    password: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)  # PEM/OpenSSH text (a file's content)
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 30.0  # connecting, and any single remote operation
+    chunk_size: int = 256 * 1024
+    type: Literal["sftp"] = "sftp"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpsConnection:
+    """Plain HTTP(S) URLs: ``{path}`` in a template is the remote path, each segment percent-encoded."""
+
+    name: str
+    download_url: str | None = field(default=None, repr=False)
+    upload_url: str | None = field(default=None, repr=False)
+    delete_url: str | None = field(default=None, repr=False)
+    upload_method: Literal["PUT", "POST"] = "PUT"
+    headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    tls: TlsClient = TlsClient()
+    timeout_seconds: float = 30.0
+    type: Literal["https"] = "https"
+
+
+@dataclass(frozen=True, slots=True)
+class S3Connection:
+    """An S3-compatible bucket; every key is below ``prefix``."""
+
+    name: str
+    bucket: str
+    endpoint: str | None = None  # None: AWS
+    region: str = "us-east-1"
+    prefix: str = ""
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    allow_http: bool = False
+    part_size: int = 8 * 1024 * 1024  # multipart part size (S3: at least 5 MiB)
+    timeout_seconds: float = 30.0
+    type: Literal["s3"] = "s3"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerGatewayConnection:
+    """Another gateway of ours, spoken to over its /2.0 partner API."""
+
+    name: str
+    url: str  # base URL, e.g. https://mft.partner.example
+    root: str = ""  # a folder of the remote user's virtual tree
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)  # sent as "Authorization: Bearer <token>"
+    api_key: str | None = field(default=None, repr=False)  # sent as "X-API-Key: <key>"
+    tls: TlsClient = TlsClient()
+    timeout_seconds: float = 30.0
+    type: Literal["gateway"] = "gateway"
+
+
+Connection = SftpConnection | HttpsConnection | S3Connection | PeerGatewayConnection
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     source: Path
     actors: MappingProxyType[str, Actor]
@@ -260,3 +339,4 @@ class OAuthClient:
     secret_hash: str | None = field(default=None, repr=False)
     keys: tuple[AssertionKey, ...] = ()
     enabled: bool = True
+    connections: MappingProxyType[str, Connection] = field(default_factory=lambda: MappingProxyType({}))
