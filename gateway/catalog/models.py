@@ -192,3 +192,13 @@ revocations = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_revocations_expires", revocations.c.expires_at)
+# The jti of every accepted client assertion (RFC 7523) until it expires: the primary key refuses a
+# replay on every peer (gateway/catalog/replay.py).
+assertion_jtis = Table(
+    "assertion_jtis",
+    metadata,
+    Column("issuer", String(255), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_assertion_jtis_expires", assertion_jtis.c.expires_at)

@@ -35,6 +35,8 @@ _SERVER_KEYS = (
     "token_max_minutes",
     "oauth_token_minutes",
     "signing_key_rotation_days",
+    "client_assertion_max_lifetime_seconds",
+    "client_assertion_leeway_seconds",
 )
 _STORAGE_KEYS = ("type", "root", "durable", "inline_small_reads", "inline_small_writes")
 DEFAULT_STORAGE = "default"
@@ -79,6 +81,12 @@ def _server(f: Fields) -> ServerConfig:
         token_max_minutes=_token_max(f, defaults.token_max_minutes),
         oauth_token_minutes=f.whole("oauth_token_minutes", defaults.oauth_token_minutes, 1, 1440),
         signing_key_rotation_days=f.whole("signing_key_rotation_days", defaults.signing_key_rotation_days, 1, 3650),
+        client_assertion_max_lifetime_seconds=f.whole(
+            "client_assertion_max_lifetime_seconds", defaults.client_assertion_max_lifetime_seconds, 1, 3600
+        ),
+        client_assertion_leeway_seconds=f.whole(
+            "client_assertion_leeway_seconds", defaults.client_assertion_leeway_seconds, 0, 300
+        ),
     )
 
 

@@ -232,6 +232,10 @@ class ServerConfig:
     token_max_minutes: int = 720
     oauth_token_minutes: int = 60
     signing_key_rotation_days: int = 30
+    # private_key_jwt client assertions (docs/machine-access-assertions.md): the longest lifetime
+    # (exp - iat, or exp - now without iat) accepted, and the clock skew allowed on exp/nbf/iat.
+    client_assertion_max_lifetime_seconds: int = 600
+    client_assertion_leeway_seconds: int = 30
 
 
 @dataclass(frozen=True, slots=True)
