@@ -22,6 +22,7 @@ front-end maps them to the wire in one table (``gateway/http/exception_handlers.
     ├─ LimitExceededError             limit            413
     ├─ QuotaExceededError             quota            507
     ├─ RateLimitedError               rate_limit       429
+    │  └─ BusyError                   rate_limit       429  task concurrency or run cap reached
     └─ UnavailableError               server           503
 
 Anything else that escapes is a bug and becomes a ``server`` 500 without a traceback.
@@ -137,6 +138,12 @@ class QuotaExceededError(GatewayError):
 class RateLimitedError(GatewayError):
     error_type = "rate_limit"
     default_message = "Too many requests"
+
+
+class BusyError(RateLimitedError):
+    """A task already runs as often as its ``concurrency`` (or the cluster its run cap) allows."""
+
+    default_message = "The task is busy"
 
 
 class UnavailableError(GatewayError):

@@ -22,7 +22,7 @@ import httpx
 from gateway.catalog import runs as catalog
 from gateway.catalog.records import RunRecord
 from gateway.catalog.runs import ClaimedRun
-from gateway.core import commands, routing, webhooks
+from gateway.core import commands, routing, taskrun, webhooks
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -83,6 +83,8 @@ class Dispatcher:
                     action.webhook.timeout_seconds if action.webhook else 0
                 )
                 longest = max(longest, timeout)
+        for task in self.rt.config.tasks.tasks.values():
+            longest = max(longest, sum(taskrun.step_budget(step) for step in task.steps))
         return int((longest + _LEASE_MARGIN_SECONDS) * _US)
 
     async def start(self) -> None:
@@ -136,6 +138,8 @@ class Dispatcher:
                 task.cancel()
 
     async def _attempt(self, ctx: RunContext) -> Outcome:
+        if ctx.run.kind == "task":
+            return await taskrun.execute(self.rt, self._client, ctx.run, ctx.event)
         action = self.rt.actions.action(ctx.run.contract, ctx.run.action)
         if action is None:
             return Outcome(ok=False, error="the action is no longer configured", retryable=False)
@@ -155,7 +159,8 @@ class Dispatcher:
                 outcome = await self._attempt(ctx)
             except asyncio.CancelledError:
                 if run.id in self._aborted:
-                    await catalog.finish(self.rt.db, run, "Canceled", now_us(), error="Aborted by an operator")
+                    reason = await catalog.abort_reason(self.rt.db, run.id)
+                    await catalog.finish(self.rt.db, run, "Canceled", now_us(), error=reason)
                 elif self._stopping:
                     await catalog.reschedule(self.rt.db, run, now_us(), now_us(), "", "interrupted by shutdown")
                 raise
