@@ -74,9 +74,24 @@ def _iter(schedule: Schedule, start_real_us: int) -> croniter:
     return croniter(schedule.cron, start)
 
 
+def _repeated_wall_time(moment: datetime.datetime) -> bool:
+    """Whether ``moment`` (zone-aware) is the second pass of a wall time the clocks went back over."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
 def next_tick(schedule: Schedule, after_us: int) -> int:
-    """The first tick strictly after ``after_us`` (real microseconds)."""
-    return _to_real(_iter(schedule, after_us).get_next(datetime.datetime))
+    """The first tick strictly after ``after_us`` (real microseconds).
+
+    DST: a wall time that does not exist (spring forward) fires at the first valid time after
+    it (croniter's rule); a wall time that occurs twice (fall back) fires once, on its first
+    pass, unless the hour field is ``*`` (an hourly job keeps firing every real hour)."""
+    ticks = _iter(schedule, after_us)
+    hourly = schedule.cron.split()[1] == "*"
+    for _ in range(4):
+        moment = ticks.get_next(datetime.datetime)
+        if hourly or not _repeated_wall_time(moment):
+            break
+    return _to_real(moment)
 
 
 def previous_tick(schedule: Schedule, at_us: int) -> int:
