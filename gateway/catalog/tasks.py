@@ -227,3 +227,35 @@ async def purge(db: Database, before: int) -> int:
             delete(events).where(events.c.id.in_([r._mapping["event_id"] for r in rows]), events.c.type == TASK_KIND)
         )
         return len(rows)
+
+
+async def usage(db: Database, since: int, until: int) -> dict[str, int]:
+    """Counters of the period [since, until): task runs started, files and bytes in (uploads,
+    pulls, routed copies) and out (downloads)."""
+    async with db.read() as conn:
+        executions = (
+            await conn.execute(
+                select(func.count())
+                .select_from(runs)
+                .where(runs.c.kind == TASK_KIND, runs.c.created_at >= since, runs.c.created_at < until)
+            )
+        ).scalar_one()
+        moved = await conn.execute(
+            select(
+                events.c.type.label("type"),
+                func.count().label("files"),
+                func.coalesce(func.sum(events.c.size), 0).label("bytes"),
+            )
+            .where(events.c.type.in_(("upload", "download")), events.c.time >= since, events.c.time < until)
+            .group_by(events.c.type)
+        )
+        by_type = {r._mapping["type"]: (int(r._mapping["files"]), int(r._mapping["bytes"])) for r in moved}
+    files_in, bytes_in = by_type.get("upload", (0, 0))
+    files_out, bytes_out = by_type.get("download", (0, 0))
+    return {
+        "taskExecutions": int(executions),
+        "filesIn": files_in,
+        "bytesIn": bytes_in,
+        "filesOut": files_out,
+        "bytesOut": bytes_out,
+    }

@@ -10,6 +10,7 @@ time obeys exactly the rules of one in the configuration.
 Layout::
 
     limits: {max_active_runs: 100, run_retention_days: 30}
+    plan: {tier: enterprise, start_date: 2026-01-01, end_date: 2026-12-31}   # GET /v1/licenses/current
     tasks:
       <name>:
         description: ...
@@ -23,6 +24,7 @@ Layout::
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -36,6 +38,7 @@ from gateway.config._fields import BROKEN, Cursor, Fields, check_name, lookup, t
 from gateway.config._maps import string_pairs
 from gateway.config.schema import (
     Connection,
+    Plan,
     PullStep,
     PushStep,
     RetryPolicy,
@@ -65,7 +68,7 @@ def parse_tasks(
     cur: Cursor, data: object, vfss: Mapping[str, Vfs] | None, connections: Mapping[str, Connection] | None
 ) -> TasksConfig:
     """The tasks of one ``tasks.yaml`` document (``None``: the file is absent)."""
-    top = Fields(cur, data, allowed=("tasks", "limits"))
+    top = Fields(cur, data, allowed=("tasks", "limits", "plan"))
     tasks: dict[str, Task] = {}
     definitions: dict[str, str] = {}
     for name, tcur, body in top.entries("tasks", what="task name"):
@@ -80,7 +83,27 @@ def parse_tasks(
         definitions=MappingProxyType(definitions),
         max_active_runs=limits.whole("max_active_runs", defaults.max_active_runs, 1, 100000),
         run_retention_days=limits.seconds("run_retention_days", defaults.run_retention_days),
+        plan=_plan(top),
     )
+
+
+def _plan(top: Fields) -> Plan:
+    p = Fields(top.at("plan"), top.get("plan"), allowed=("tier", "start_date", "end_date"))
+    dates: dict[str, str] = {}
+    for key in ("start_date", "end_date"):
+        value = p.get(key)
+        if value is None:
+            continue
+        text = value.isoformat() if isinstance(value, datetime.date) else str(value)
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            p.at(key).error(f"expected a date like 2026-01-31, got {text!r}")
+            continue
+        dates[key] = text
+    if dates.get("start_date", "") > dates.get("end_date", "9999"):
+        p.at("end_date").error("the plan ends before it starts")
+    return Plan(tier=p.text("tier") or "community", **dates)
 
 
 def canonical(body: object) -> str:

@@ -421,3 +421,13 @@ class TasksConfig:
     definitions: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))  # name -> JSON
     max_active_runs: int = 100  # every task run not yet over, cluster-wide
     run_retention_days: float = 30.0
+    plan: Plan = field(default_factory=lambda: Plan())
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What ``GET /v1/licenses/current`` reports: the subscription, set by the operator."""
+
+    tier: str = "community"
+    start_date: str = ""  # ISO dates; empty: open-ended
+    end_date: str = ""

@@ -9,6 +9,7 @@ as sent. A run always executes the version it was started with.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import random
@@ -191,3 +192,26 @@ async def abort(rt: Runtime, run_id: int, reason: str = "") -> RunRecord:
 async def purge_runs(rt: Runtime, before: int) -> int:
     """Run history retention: forget task runs that ended before ``before``."""
     return await catalog.purge(rt.db, before)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    period_start: int  # microseconds, inclusive
+    period_end: int  # exclusive
+    counters: dict[str, int]
+
+
+async def usage(rt: Runtime, now: int) -> Usage:
+    """The usage counters of the current period: the calendar month (UTC) containing ``now``,
+    within the plan's dates."""
+    moment = datetime.datetime.fromtimestamp(now / 1_000_000, datetime.UTC)
+    start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + datetime.timedelta(days=32)).replace(day=1)
+    plan = rt.config.tasks.plan
+    if plan.start_date:
+        start = max(start, datetime.datetime.fromisoformat(plan.start_date).replace(tzinfo=datetime.UTC))
+    if plan.end_date:
+        last = datetime.datetime.fromisoformat(plan.end_date).replace(tzinfo=datetime.UTC)
+        end = min(end, last + datetime.timedelta(days=1))
+    since, until = int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)
+    return Usage(since, until, await catalog.usage(rt.db, since, max(since, until)))

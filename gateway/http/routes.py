@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import admin, admin_keys, auth, files, health, jobs, listing, metadata, oauth2, token
+from gateway.http import admin, admin_keys, auth, automate, files, health, jobs, listing, metadata, oauth2, token
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -44,4 +44,5 @@ ROUTES: list[BaseRoute] = [
     Route("/token", token.token, methods=["POST"], name="token:apikey"),
     *oauth2.ROUTES,
     *jobs.ROUTES,
+    *automate.ROUTES,
 ]
