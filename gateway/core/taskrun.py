@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -257,7 +258,8 @@ async def _store(rt: Runtime, pull: PullStep, name: str, chunks: AsyncIterator[b
     target = rt.config.vfs[pull.vfs]
     now = now_us()
     path = str(pull.path.child(name))
-    record_new = new_file(target, pull.path, name, backend.name, stored, now, by)
+    datatype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+    record_new = new_file(target, pull.path, name, backend.name, stored, now, by, datatype=datatype)
     upload = NewEvent(
         type="upload", time=now, actor=target.actor, user=by, vfs=target.name, path=path, protocol="pull",
         size=stored.size, sha256=stored.sha256, runs=rt.actions.plan(target.name, path, "upload", {}),
