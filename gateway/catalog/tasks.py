@@ -213,6 +213,11 @@ async def set_steps(db: Database, run_id: int, steps: list[dict[str, object]]) -
         await conn.execute(update(runs).where(runs.c.id == run_id).values(steps=json.dumps(steps)))
 
 
+async def set_version(db: Database, run_id: int, version: int) -> None:
+    async with db.write() as conn:
+        await conn.execute(update(runs).where(runs.c.id == run_id).values(task_version=version))
+
+
 async def purge(db: Database, before: int) -> int:
     """Delete task runs that ended before ``before`` (and the events that triggered them)."""
     async with db.write() as conn:

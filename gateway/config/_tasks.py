@@ -20,6 +20,7 @@ Layout::
         on_busy: refuse | queue
         steps: [...]
         schedules: [{cron: "*/5 * * * *", timezone: Europe/Paris, enabled: true, misfire: skip}]
+        trigger: {vfs: <vfs>, on: [upload], path: "/in/*.csv", metadata: {...}}  # file events
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from gateway.config._actions import _command, _params, _retry, _route, _webhook
+from gateway.config._actions import _command, _events, _glob, _params, _retry, _route, _webhook
 from gateway.config._fields import BROKEN, Cursor, Fields, check_name, lookup, type_name
 from gateway.config._maps import string_pairs
 from gateway.config.schema import (
@@ -47,13 +48,15 @@ from gateway.config.schema import (
     StepKind,
     Task,
     TasksConfig,
+    Trigger,
     Vfs,
 )
 from gateway.connectors.base import split_path
 from gateway.errors import InvalidPathError
 
 _KINDS: tuple[StepKind, ...] = ("webhook", "command", "route", "pull", "push")
-_TASK_KEYS = ("description", "params", "input", "concurrency", "on_busy", "steps", "schedules")
+_TASK_KEYS = ("description", "params", "input", "concurrency", "on_busy", "steps", "schedules", "trigger")
+_TRIGGER_KEYS = ("vfs", "on", "path", "metadata")
 _STEP_KEYS = ("name", "retry", "timeout_seconds", "on_error", *_KINDS)
 _PULL_KEYS = ("connection", "folder", "glob", "vfs", "path", "delete_source")
 _PUSH_KEYS = ("connection", "folder")
@@ -152,6 +155,7 @@ def parse_task(
             lookup(i.at("vfs"), input_vfs, vfss, "VFS", "VFSs")
         input_path = i.text("path")
     schedules = [_schedule(name, index, scur, sbody) for index, (scur, sbody) in enumerate(t.items("schedules"))]
+    trigger, trigger_vfs = _trigger(t, vfss) if t.has("trigger") else (None, "")
     task = Task(
         name=name,
         steps=tuple(steps),
@@ -162,8 +166,25 @@ def parse_task(
         concurrency=t.whole("concurrency", 1, 1, 1000),
         on_busy=t.choice("on_busy", _ON_BUSY, "refuse", what="busy policy"),
         schedules=tuple(s for s in schedules if s is not None),
+        trigger=trigger,
+        trigger_vfs=trigger_vfs,
     )
     return task if len(cur.problems) == reported else None
+
+
+def _trigger(t: Fields, vfss: Mapping[str, Vfs] | None) -> tuple[Trigger, str]:
+    """``trigger: {vfs, on, path, metadata}``: file events that start a run, as a contract
+    action's ``on``/``path``/``metadata`` (the same checks)."""
+    g = Fields(t.at("trigger"), t.get("trigger"), allowed=_TRIGGER_KEYS, required=("vfs", "on"))
+    vfs = g.text("vfs") or ""
+    if vfs:
+        lookup(g.at("vfs"), vfs, vfss, "VFS", "VFSs")
+    trigger = Trigger(
+        events=_events(g),
+        path=_glob(g),
+        metadata=MappingProxyType({key: value for key, value, _ in string_pairs(g, "metadata", "metadata")}),
+    )
+    return trigger, vfs
 
 
 def _step(

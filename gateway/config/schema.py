@@ -413,6 +413,8 @@ class Task:
     concurrency: int = 1  # runs of this task at once (Queued + InProgress)
     on_busy: Literal["refuse", "queue"] = "refuse"
     schedules: tuple[Schedule, ...] = ()
+    trigger: Trigger | None = None  # file events of ``trigger_vfs`` that start a run (like an action)
+    trigger_vfs: str = ""
 
 
 @dataclass(frozen=True, slots=True)

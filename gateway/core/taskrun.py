@@ -67,7 +67,12 @@ class StepResult:
 
 
 async def load_task(rt: Runtime, run: RunRecord) -> Task | None:
-    version = await task_catalog.get(rt.db, run.action, run.task_version or 0)
+    if run.task_version is None:  # queued by a file event: the version in force when it runs
+        version = await task_catalog.latest(rt.db, run.action)
+        if version is not None:
+            await task_catalog.set_version(rt.db, run.id, version.version)
+    else:
+        version = await task_catalog.get(rt.db, run.action, run.task_version)
     if version is None:
         return None
     task, _ = parse_definition("task", run.action, json.loads(version.definition), rt.config.vfs,

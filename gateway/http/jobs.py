@@ -58,6 +58,8 @@ def _of_run(run: RunRecord, message: str = "") -> Response:
     code = STATUS.get(run.status, "NotSet")
     if run.status == "InProgress" and run.abort_requested:
         message = message or "Abort requested; the job is stopping"
+    elif not message and run.status == "Finished":
+        message = "; ".join(line for line in run.output.splitlines() if line)[:2000]
     elif not message:
         message = run.last_error if run.status in ("Failed", "Canceled") else f"{run.action} v{run.task_version}"
     return execution_status(str(run.id), code, message)

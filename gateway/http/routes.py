@@ -5,7 +5,20 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import admin, admin_keys, auth, automate, files, health, jobs, listing, metadata, oauth2, token
+from gateway.http import (
+    admin,
+    admin_keys,
+    admin_tasks,
+    auth,
+    automate,
+    files,
+    health,
+    jobs,
+    listing,
+    metadata,
+    oauth2,
+    token,
+)
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -45,4 +58,5 @@ ROUTES: list[BaseRoute] = [
     *oauth2.ROUTES,
     *jobs.ROUTES,
     *automate.ROUTES,
+    *admin_tasks.ROUTES,
 ]

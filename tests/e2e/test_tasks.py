@@ -47,6 +47,13 @@ def tasks_config() -> dict[str, dict[str, Any]]:
                     {"name": "log", "command": {"argv": ["/bin/echo", "{param.label} {path} {size} {sha256}"]}},
                 ],
             },
+            "stamp": {
+                "trigger": {"vfs": "app", "on": ["upload"], "path": "/in/*.trig"},
+                "steps": [
+                    {"name": "copy", "route": {"vfs": "app", "path": "/out"}},
+                    {"name": "log", "command": {"argv": ["/bin/echo", "event {event_type} {path}"]}},
+                ],
+            },
             "flaky": {
                 "steps": [
                     {
@@ -223,3 +230,18 @@ def test_status_abort_unknown_and_auth(gw: Gateway, api: httpx.Client) -> None:
     files_only = token(gw, "files", "files-secret", "files:read")
     r = httpx.post(f"{gw.url}{JOBS}/start-library?path=publish", headers={"Authorization": f"Bearer {files_only}"})
     assert r.status_code == 403 and SCOPE in r.json()["Message"]
+
+
+def test_a_file_event_starts_a_task_like_a_contract_action(gw: Gateway, api: httpx.Client) -> None:
+    upload(gw, "x.trig", b"triggered")
+    deadline = time.monotonic() + 30
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        found = [r for r in api.get("/admin/runs", params={"limit": 200}).json()["runs"] if r["action"] == "stamp"]
+        if found and found[0]["status"] in ("Finished", "Failed"):
+            break
+        time.sleep(0.1)
+    assert len(found) == 1, found
+    run = admin_run(api, found[0]["id"])
+    assert (run["status"], run["kind"], run["trigger"], run["taskVersion"]) == ("Finished", "task", "event", 1)
+    assert run["steps"][1]["output"] == "event upload /out/x.trig\n"
