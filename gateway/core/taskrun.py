@@ -141,6 +141,10 @@ async def _run_step(
             result = await asyncio.wait_for(_dispatch(rt, client, run, event, step, files), step.timeout_seconds)
         except TimeoutError:
             result = StepResult(ok=False, output=[], files=[], error=f"timed out after {step.timeout_seconds:g} s")
+        except asyncio.CancelledError:  # aborted, or the process is shutting down
+            entry.update(status="Canceled", ended=now_us())
+            await asyncio.shield(task_catalog.set_steps(rt.db, run.id, state))
+            raise
         except RemoteError as exc:
             result = StepResult(ok=False, output=[], files=[], error=exc.message, retryable=exc.retryable)
         except GatewayError as exc:

@@ -65,6 +65,9 @@ def tasks_config() -> dict[str, dict[str, Any]]:
                     {"name": "after", "command": {"argv": ["/bin/echo", "still here"]}},
                 ],
             },
+            "late": {
+                "steps": [{"name": "nap", "command": {"argv": ["/bin/sleep", "7.5"]}, "timeout_seconds": 0.5}],
+            },
             "strict": {
                 "steps": [
                     {"name": "fails", "command": {"argv": ["/bin/false"]}},
@@ -172,6 +175,10 @@ def test_retry_then_continue_and_abort_policy(api: httpx.Client) -> None:
     ended = wait(api, job)
     assert ended["StatusCode"] == "Failed" and "step 'fails' failed" in ended["Message"]
     assert [s["status"] for s in admin_run(api, job)["steps"]] == ["Failed", "Skipped"]
+    job = api.post(f"{JOBS}/start-library", params={"path": "late"}).json()["JobId"]
+    assert wait(api, job)["StatusCode"] == "Failed"
+    (nap,) = admin_run(api, job)["steps"]
+    assert nap["error"] == "timed out after 0.5 s" and _sleepers("7.5") == []
 
 
 def _sleepers(marker: str) -> list[str]:
@@ -192,6 +199,7 @@ def test_busy_then_abort_kills_the_command(api: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["StatusCode"] in ("InProgress", "Canceled")
     ended = wait(api, job)
     assert ended["StatusCode"] == "Canceled" and "maintenance window" in ended["Message"]
+    assert admin_run(api, job)["steps"][0]["status"] == "Canceled"
     assert _sleepers("41.25") == []
     again = api.post(f"{JOBS}/start-library", params={"path": "slow"}, json={"seconds": "0.1"}).json()
     assert again["StatusCode"] == "Queued"  # the slot is free again
