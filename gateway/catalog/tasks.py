@@ -86,13 +86,15 @@ async def save(db: Database, name: str, definition: str, source: str, origin: st
     """Record ``definition`` as the next version of ``name`` unless it equals the latest one;
     returns the version in force. Two peers saving the same definition at once end up with one
     version (the primary key refuses the second insert, which then reads the first's)."""
-    for _ in range(3):
-        current = await latest(db, name)
-        if current is not None and current.definition == definition:
-            return current
-        version = 1 if current is None else current.version + 1
+    newest = select(task_versions).where(task_versions.c.name == name).order_by(task_versions.c.version.desc()).limit(1)
+    for _ in range(5):
         try:
-            async with db.write() as conn:
+            async with db.write() as conn:  # read on the writing connection: it sees pending writes
+                row = (await conn.execute(newest)).first()
+                current = _version(row) if row else None
+                if current is not None and current.definition == definition:
+                    return current
+                version = 1 if current is None else current.version + 1
                 await conn.execute(
                     insert(task_versions).values(
                         name=name, version=version, definition=definition, source=source, origin=origin,
