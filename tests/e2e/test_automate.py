@@ -53,6 +53,7 @@ def automate_config() -> dict[str, dict[str, Any]]:
                     {"name": "log", "command": {"argv": ["/bin/echo", "published {path}"]}},
                 ],
             },
+            "long": {"steps": [{"name": "sleep", "command": {"argv": ["/bin/sleep", "72"], "timeout_seconds": 120}}]},
             "hold": {
                 "params": {"seconds": "20.75"},
                 "concurrency": 1,
@@ -60,6 +61,7 @@ def automate_config() -> dict[str, dict[str, Any]]:
             },
         },
     }
+    config["gateway.yaml"]["server"]["oauth_token_minutes"] = 1  # so a long poll sees its token expire
     return config
 
 
@@ -144,3 +146,20 @@ def test_errors_unknown_run_bad_token_and_audience(gw: Gateway) -> None:
     body = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": wrong_aud}
     r = httpx.post(f"{gw.url}/v1/oauth/token", json=body)
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+
+
+def test_seed_shaped_client_refreshes_its_expired_token_on_403(
+    gw: Gateway, tmp_path: Path, catalog_url: str | None
+) -> None:
+    if catalog_url is not None:
+        pytest.skip("token expiry is the same on both catalogs; run the 80-second case once")
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(KEY.private_pem)
+    done = subprocess.run(
+        [sys.executable, str(CLIENT), gw.url, TENANT, str(key_file), KEY.kid, "long"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {"refresh": True} in records  # the token (60 s + 5 s leeway) expired while it polled
+    assert records[-1]["finished"]["status"]["taskRunStatus"] == "success"
