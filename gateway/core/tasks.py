@@ -71,6 +71,10 @@ async def create(rt: Runtime, body: object, source: str) -> tuple[Task, int]:
     if name in rt.config.tasks.tasks:
         raise RequestSyntaxError(f"Task '{name}' is defined in the configuration and cannot be replaced here")
     task = _check(rt, "definition", name, body)
+    if task.schedules or task.trigger is not None:
+        raise RequestSyntaxError(
+            "Invalid task definition: schedules and file-event triggers are declared in tasks.yaml"
+        )
     saved = await catalog.save(rt.db, name, text, source, "api", now_us())
     return task, saved.version
 

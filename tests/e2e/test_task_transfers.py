@@ -78,6 +78,11 @@ def config(sshd: Sshd, fault: FaultSftp) -> dict[str, dict[str, Any]]:
                     {"name": "forward", "push": {"connection": "backup", "folder": "inbox"}, "retry": retry},
                 ],
             },
+            "slowpush": {
+                "params": {"file": "a.csv"},
+                "input": {"vfs": "app", "path": "/in/{file}"},
+                "steps": [{"name": "send", "push": {"connection": "backup", "folder": "slow"}}],
+            },
             "untrusted": {
                 "steps": [
                     {
@@ -157,3 +162,31 @@ def test_unknown_host_key_fails_the_step_without_retrying(api: httpx.Client, ssh
     (fetch,) = run["steps"]
     assert fetch["status"] == "Failed" and fetch["attempts"] == 1 and "host key" in fetch["error"].lower()
     assert (sshd.root / "outbox" / "c.csv").exists()
+
+
+def test_abort_cancels_a_transfer_in_flight(gw: Gateway, api: httpx.Client, fault: FaultSftp) -> None:
+    c = gw.client("appuser")
+    try:
+        assert c.put("/2.0/files/in/big.bin", files={"file": ("big.bin", os.urandom(1_000_000))}).status_code == 201
+    finally:
+        c.close()
+    (fault.root / "slow").mkdir(exist_ok=True)
+    fault.faults.write_delay = 0.3  # about 5 s for the file: long enough to abort in the middle
+    try:
+        r = api.post("/rest/as/job/start-library", params={"path": "slowpush"}, json={"file": "big.bin"})
+        job = r.json()["JobId"]
+        deadline = time.monotonic() + 20
+        while api.get(f"/rest/as/job/status/{job}").json()["StatusCode"] != "InProgress":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)
+        started = time.monotonic()
+        api.post(f"/rest/as/job/abort/{job}", params={"reason": "wrong file"})
+        while api.get(f"/rest/as/job/status/{job}").json()["StatusCode"] == "InProgress":
+            assert time.monotonic() - started < 3, "the abort did not stop the transfer"
+            time.sleep(0.05)
+    finally:
+        fault.faults.reset()
+    status = api.get(f"/rest/as/job/status/{job}").json()
+    assert status["StatusCode"] == "Canceled" and "wrong file" in status["Message"]
+    assert not (fault.root / "slow" / "big.bin").exists()  # never published under its name

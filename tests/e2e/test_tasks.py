@@ -225,6 +225,9 @@ def test_start_content_yaml_json_and_xml(gw: Gateway, api: httpx.Client) -> None
     bad = {"steps": [{"name": "x", "command": {"argv": ["relative"]}}]}
     r = api.post(f"{JOBS}/start-content", json=bad)
     assert r.status_code == 400 and "steps[0].command.argv[0]" in r.json()["Message"]
+    scheduled = {"steps": [{"name": "x", "command": {"argv": ["/bin/true"]}}], "schedules": [{"cron": "* * * * *"}]}
+    r = api.post(f"{JOBS}/start-content", json=scheduled)
+    assert r.status_code == 400 and "tasks.yaml" in r.json()["Message"]
     r = api.post(f"{JOBS}/start-content", json={"name": "publish", "steps": []})
     assert r.status_code == 400 and "configuration" in r.json()["Message"]
 
