@@ -167,6 +167,18 @@ async def release_stale(db: Database, now: int, dead_workers: Sequence[str] = ()
     return int(result.rowcount)
 
 
+async def renew_leases(db: Database, worker: str, ids: Sequence[int], until: int) -> None:
+    """Extend the lease of the runs ``worker`` is still executing."""
+    if not ids:
+        return
+    async with db.write() as conn:
+        await conn.execute(
+            update(runs)
+            .where(runs.c.id.in_(list(ids)), runs.c.claimed_by == worker, runs.c.status == "InProgress")
+            .values(lease_until=until)
+        )
+
+
 async def workers_in_progress(db: Database) -> list[str]:
     async with db.read() as conn:
         rows = await conn.execute(

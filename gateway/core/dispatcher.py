@@ -1,8 +1,9 @@
 """The dispatcher: every gateway process claims due runs, executes them and records outcomes.
 
 Delivery is at-least-once. A run is committed with its event; it is claimed under a lease
-(so a peer that dies mid-run hands it back when the lease runs out, and a restarted process
-takes back its own predecessor's runs at once); a failed attempt is retried with exponential
+that the executing process renews while the run goes on (so a peer that dies mid-run hands it
+back when the lease runs out, and a restarted process takes back its own predecessor's runs at
+once); a failed attempt is retried with exponential
 backoff and jitter up to the action's limit and then dead-lettered (Failed, dead). Aborts are
 requested in the catalog, so any peer's admin API can stop a run that another peer executes.
 """
@@ -83,8 +84,6 @@ class Dispatcher:
                     action.webhook.timeout_seconds if action.webhook else 0
                 )
                 longest = max(longest, timeout)
-        for task in self.rt.config.tasks.tasks.values():
-            longest = max(longest, sum(taskrun.step_budget(step) for step in task.steps))
         return int((longest + _LEASE_MARGIN_SECONDS) * _US)
 
     async def start(self) -> None:
@@ -115,6 +114,8 @@ class Dispatcher:
             try:
                 if loop.time() - last_stale_check > _STALE_CHECK_SECONDS:
                     last_stale_check = loop.time()
+                    # Runs this process still executes keep their lease (a task may run for hours).
+                    await catalog.renew_leases(self.rt.db, self.worker, list(self._inflight), now_us() + lease)
                     await catalog.release_stale(self.rt.db, now_us())
                 free = self.rt.config.server.dispatch_concurrency - len(self._inflight)
                 if free > 0:

@@ -163,12 +163,6 @@ async def _run_step(
     return result
 
 
-def step_budget(step: Step) -> float:
-    """The longest a step can take with its retries (the dispatcher's lease covers it)."""
-    attempts = step.retry.max_attempts
-    return step.timeout_seconds * attempts + step.retry.max_backoff_seconds * (attempts - 1)
-
-
 def _context(run: RunRecord, event: EventRecord, file: FileRef | None) -> RunContext:
     if file is None:
         return RunContext(run=run, event=event)

@@ -88,3 +88,18 @@ async def test_migration_0007_downgrades_and_upgrades_again(db: Database) -> Non
     assert not {"task_versions", "schedule_ticks"} & await tables()
     await _run_alembic(db, "upgrade", "head")
     assert (await tasks.save(db, "m", "{}", "", "api", now_us())).version == 1
+
+
+async def test_the_executing_worker_renews_its_leases_and_only_its_own(db: Database) -> None:
+    from gateway.catalog import runs as run_catalog
+
+    run_id = await tasks.insert_run(db, _event("lease"), "lease", None, 100)
+    now = now_us()
+    (claimed,) = await run_catalog.claim_due(db, "w1", now, 60_000_000, 10)
+    assert claimed.run.id == run_id
+    await run_catalog.renew_leases(db, "w2", [run_id], now + 999_000_000)  # not w2's run
+    await run_catalog.renew_leases(db, "w1", [run_id], now + 3_600_000_000)
+    assert await run_catalog.release_stale(db, now + 120_000_000) == 0  # the first lease alone would have run out
+    async with db.read() as conn:
+        lease = (await conn.execute(select(runs.c.lease_until).where(runs.c.id == run_id))).scalar_one()
+    assert lease == now + 3_600_000_000
