@@ -34,7 +34,7 @@ from gateway.core.files import discard_unless_committed, new_file
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
-from gateway.errors import GatewayError, RemoteError
+from gateway.errors import GatewayError, LimitExceededError, RemoteError
 
 log = logging.getLogger("gateway.tasks")
 _US = 1_000_000
@@ -250,9 +250,14 @@ async def _pull(rt: Runtime, run: RunRecord, pull: PullStep) -> StepResult:
 async def _store(rt: Runtime, pull: PullStep, name: str, chunks: AsyncIterator[bytes], by: str) -> FileRecord:
     """Stream ``chunks`` into a new file ``name`` of the pull's folder, with its upload event."""
     backend = rt.mounts.backend_for(pull.vfs, pull.path)
+    limit = rt.max_file_size(pull.vfs)
     writer = await backend.open_write()
     try:
+        size = 0
         async for chunk in chunks:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise LimitExceededError(f"{name} exceeds the largest file VFS {pull.vfs!r} accepts ({limit} bytes)")
             await writer.write(chunk)
         stored = await writer.commit()
     except BaseException:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.catalog.passwords import hash_password
-from tests.connectors.peers import FaultSftp, Sshd, have_sshd
+from tests.connectors.peers import FaultSftp, Sshd, have_sshd, make_file, sha256_file
 from tests.connectors.test_sftp import fault_config, sshd_config
 from tests.e2e.harness import Gateway, default_config, password_hash
 
@@ -77,6 +77,20 @@ def config(sshd: Sshd, fault: FaultSftp) -> dict[str, dict[str, Any]]:
                     },  # fmt: skip
                     {"name": "forward", "push": {"connection": "backup", "folder": "inbox"}, "retry": retry},
                 ],
+            },
+            "bigpull": {
+                "steps": [
+                    {
+                        "name": "fetch",
+                        "pull": {"connection": "partner", "folder": "big", "vfs": "pa", "path": "/inbox"},
+                    },
+                    {"name": "forward", "push": {"connection": "backup", "folder": "big"}},
+                ]
+            },
+            "limited": {
+                "steps": [
+                    {"name": "fetch", "pull": {"connection": "partner", "folder": "big", "vfs": "app", "path": "/in"}}
+                ]
             },
             "slowpush": {
                 "params": {"file": "a.csv"},
@@ -190,3 +204,26 @@ def test_abort_cancels_a_transfer_in_flight(gw: Gateway, api: httpx.Client, faul
     status = api.get(f"/rest/as/job/status/{job}").json()
     assert status["StatusCode"] == "Canceled" and "wrong file" in status["Message"]
     assert not (fault.root / "slow" / "big.bin").exists()  # never published under its name
+
+
+def test_100_mib_pull_and_push_stream_with_flat_memory(
+    gw: Gateway, api: httpx.Client, sshd: Sshd, fault: FaultSftp
+) -> None:
+    (sshd.root / "big").mkdir(exist_ok=True)
+    (fault.root / "big").mkdir(exist_ok=True)
+    digest = make_file(sshd.root / "big" / "huge.bin", 100 * 2**20)
+    before = gw.hwm_kib()
+    run = run_job(api, "bigpull")
+    assert run["status"] == "Finished", (run["lastError"], run["steps"])
+    assert [s["bytes"] for s in run["steps"]] == [100 * 2**20, 100 * 2**20]
+    assert sha256_file(fault.root / "big" / "huge.bin") == digest
+    grown = gw.hwm_kib() - before
+    assert grown < 64 * 1024, f"peak RSS grew by {grown} KiB for a 100 MiB file"  # streamed, never held whole
+    limited = run_job(api, "limited")  # VFS app accepts 1 MiB at most
+    (fetch,) = limited["steps"]
+    assert limited["status"] == "Failed" and "exceeds the largest file" in fetch["error"] and fetch["attempts"] == 1
+    c = gw.client("appuser")
+    try:
+        assert c.get("/2.0/files/in/huge.bin").status_code == 404  # nothing half-stored
+    finally:
+        c.close()
