@@ -9,6 +9,7 @@ once (the (schedule, tick) primary key, the catalog's clock, the claim of runs) 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ import asyncpg
 import pytest
 
 from tests import pg
-from tests.e2e.harness import Gateway, default_config
+from tests.e2e.harness import Gateway, default_config, password_hash
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +27,10 @@ MINUTE = 3.0  # seconds of real time per cron minute in this test
 
 def schedule_config() -> dict[str, dict[str, Any]]:
     config = default_config()
+    config["actors.yaml"]["actors"]["Ops"] = {
+        "kind": "application",
+        "users": {"root": {"password_hash": password_hash("root"), "admin": True}},
+    }
     config["tasks.yaml"] = {
         "tasks": {
             "tick": {
@@ -68,6 +73,11 @@ def test_each_tick_fires_once_across_two_peers_and_a_sigkill(database: str, tmp_
         killed_at = time.time()
         peers[0].kill()  # SIGKILL: no shutdown, no cleanup
         time.sleep(MINUTE * 3.5)
+        admin = peers[1].client("root")
+        try:
+            (view,) = admin.get("/admin/schedules").json()["schedules"]
+        finally:
+            admin.close()
         stopped_at = time.time()
         peers[1].stop()
     finally:
@@ -85,5 +95,10 @@ def test_each_tick_fires_once_across_two_peers_and_a_sigkill(database: str, tmp_
     assert {r["trigger"] for r in runs} == {"schedule"}
     workers = {t["fired_by"].split(":")[1] for t in ticks}
     assert str(peers[1].process.pid if peers[1].process else "") in workers  # the survivor fired ticks
+    assert view["name"] == "tick/0" and view["cron"] == "* * * * *" and view["timezone"] == "Europe/Paris"
+    shown_last = datetime.datetime.fromisoformat(view["lastFireAt"].replace("Z", "+00:00")).timestamp()
+    shown_next = datetime.datetime.fromisoformat(view["nextFireAt"].replace("Z", "+00:00")).timestamp()
+    assert shown_last * 1e6 in times and view["lastRunId"] is not None
+    assert round((shown_next - shown_last) * 1e6) % period_us == 0 and shown_next > shown_last
     finished = [r for r in runs if r["status"] == "Finished"]
     assert len(finished) >= len(runs) - 1  # at most the run the killed peer held is left in progress
