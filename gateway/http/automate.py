@@ -15,7 +15,6 @@ which the script retries. The status words are :data:`STATUS`.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,8 +35,7 @@ from gateway.errors import (
     RateLimitedError,
     RequestSyntaxError,
 )
-from gateway.http import oauth2
-from gateway.http.auth import read_small_body
+from gateway.http import oauth2, task_params
 from gateway.http.credentials import require
 from gateway.http.envelope import json_response
 from gateway.http.oauth_wire import oauth_errors
@@ -105,24 +103,12 @@ async def licenses(request: Request) -> Response:
     )
 
 
-async def _overrides(request: Request) -> dict[str, Any]:
-    body = await read_small_body(request, 64 * 1024)
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RequestSyntaxError("The body must be a JSON object of task parameters") from None
-    if not isinstance(document, dict):
-        raise RequestSyntaxError("The body must be a JSON object of task parameters")
-    return document
-
-
 @_errors
 async def start(request: Request) -> Response:
     rt, principal = await require(request, "runs:write")
-    started = await tasks.start(rt, request.path_params["id"], await _overrides(request), "api", principal.user,
-                                principal.actor, principal.client_address)  # fmt: skip
+    params = await task_params.overrides(request)
+    started = await tasks.start(rt, request.path_params["id"], params, "api", principal.user, principal.actor,
+                                principal.client_address)  # fmt: skip
     run = await tasks.get_run(rt, started.run_id)
     return json_response(run_json(run))
 
@@ -150,10 +136,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
 @_errors
 async def task_run(request: Request) -> Response:
     rt, _ = await require(request, "runs:read")
-    text = request.path_params["id"]
-    if not text.isdigit() or len(text) > 18:
-        raise NotFoundError(f"Task run '{text}' doesn't exist")
-    return json_response(run_json(await tasks.get_run(rt, int(text))))
+    return json_response(run_json(await tasks.get_run(rt, task_params.run_id(request.path_params["id"]))))
 
 
 ROUTES: list[BaseRoute] = [

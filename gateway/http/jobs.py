@@ -35,6 +35,7 @@ from gateway.errors import (
     RateLimitedError,
     RequestSyntaxError,
 )
+from gateway.http import task_params
 from gateway.http.auth import read_small_body
 from gateway.http.credentials import require
 from gateway.http.envelope import json_response
@@ -100,33 +101,14 @@ def _errors(handler: Handler) -> Handler:
     return wrapped
 
 
-def _run_id(request: Request) -> int:
-    text = request.path_params["jobId"]
-    if not text.isdigit() or len(text) > 18:
-        raise NotFoundError(f"Job '{text}' doesn't exist")
-    return int(text)
-
-
-async def _overrides(request: Request) -> dict[str, object]:
-    body = await read_small_body(request, 64 * 1024)
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RequestSyntaxError("The body must be a JSON object of parameter values") from None
-    if not isinstance(document, dict):
-        raise RequestSyntaxError("The body must be a JSON object of parameter values")
-    return document
-
-
 @_errors
 async def start_library(request: Request) -> Response:
     rt, principal = await require(request, SCOPE)
     name = request.query_params.get("path") or request.query_params.get("id")
     if not name:
         raise RequestSyntaxError("Give the task as ?path=<name> or ?id=<name>")
-    started = await tasks.start(rt, name.strip("/"), await _overrides(request), "api", principal.user,
+    params = await task_params.overrides(request)
+    started = await tasks.start(rt, name.strip("/"), params, "api", principal.user,
                                 principal.actor, principal.client_address)  # fmt: skip
     return execution_status(str(started.run_id), "Queued", f"{started.task} v{started.version} queued")
 
@@ -158,7 +140,7 @@ async def start_content(request: Request) -> Response:
 @_errors
 async def status(request: Request) -> Response:
     rt, _ = await require(request, SCOPE)
-    return _of_run(await tasks.get_run(rt, _run_id(request)))
+    return _of_run(await tasks.get_run(rt, task_params.run_id(request.path_params["jobId"])))
 
 
 @_errors
@@ -166,7 +148,7 @@ async def abort(request: Request) -> Response:
     rt, principal = await require(request, SCOPE)
     reason = request.query_params.get("reason", "")[:1000]
     why = f"Aborted by {principal.user}" + (f": {reason}" if reason else "")
-    return _of_run(await tasks.abort(rt, _run_id(request), why))
+    return _of_run(await tasks.abort(rt, task_params.run_id(request.path_params["jobId"]), why))
 
 
 ROUTES: list[BaseRoute] = [
