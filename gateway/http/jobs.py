@@ -113,6 +113,15 @@ async def start_library(request: Request) -> Response:
     return execution_status(str(started.run_id), "Queued", f"{started.task} v{started.version} queued")
 
 
+def _yaml(text: str) -> object:
+    """YAML without anchors and aliases: a small body with nested aliases expands into gigabytes
+    once the definition is stored as JSON (the "billion laughs")."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise RequestSyntaxError("YAML aliases (*name) are not accepted in a task definition")
+    return yaml.safe_load(text)
+
+
 @_errors
 async def start_content(request: Request) -> Response:
     rt, principal = await require(request, SCOPE)
@@ -125,8 +134,8 @@ async def start_content(request: Request) -> Response:
     raw = await read_small_body(request, MAX_DEFINITION)
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text) if media == "application/json" else yaml.safe_load(text)
-    except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        document = json.loads(text) if media == "application/json" else _yaml(text)
+    except (ValueError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise RequestSyntaxError(f"The definition cannot be parsed: {type(exc).__name__}") from None
     if isinstance(document, dict) and "name" not in document and request.query_params.get("path"):
         document = {**document, "name": request.query_params["path"].strip("/")}

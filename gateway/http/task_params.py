@@ -21,7 +21,7 @@ async def overrides(request: Request) -> dict[str, Any]:
         return {}
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         document = None
     if not isinstance(document, dict):
         raise RequestSyntaxError("The body must be a JSON object of task parameters")

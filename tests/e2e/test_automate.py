@@ -137,6 +137,8 @@ def test_errors_unknown_run_bad_token_and_audience(gw: Gateway) -> None:
     headers = {"Authorization": f"bearer {token(gw)}"}
     assert httpx.get(f"{gw.url}/v1/task-runs/987654", headers=headers).status_code == 404
     assert httpx.post(f"{gw.url}/v1/tasks/nope/start", headers=headers, json={}).status_code == 404
+    deep = httpx.post(f"{gw.url}/v1/tasks/publish/start", headers=headers, content="[" * 50_000)
+    assert deep.status_code == 400 and deep.json()["code"] == "bad_request"
     bad = httpx.post(f"{gw.url}/v1/tasks/publish/start", headers=headers, json={"unknown": "x"})
     assert bad.status_code == 400 and "unknown" in bad.json()["message"]
     expired = httpx.get(f"{gw.url}/v1/task-runs/1", headers={"Authorization": "bearer not.a.token"})

@@ -222,6 +222,14 @@ def test_start_content_yaml_json_and_xml(gw: Gateway, api: httpx.Client) -> None
     assert admin_run(api, first)["taskVersion"] == 1 and admin_run(api, second["JobId"])["taskVersion"] == 2
     xml = api.post(f"{JOBS}/start-content", content="<job/>", headers={"Content-Type": "application/xml"})
     assert xml.status_code == 415 and "XML" in xml.json()["Message"]
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    r = api.post(f"{JOBS}/start-content", content=laughs, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 400 and "aliases" in r.json()["Message"]
+    r = api.post(f"{JOBS}/start-content", content="[" * 100_000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "cannot be parsed" in r.json()["Message"]
     bad = {"steps": [{"name": "x", "command": {"argv": ["relative"]}}]}
     r = api.post(f"{JOBS}/start-content", json=bad)
     assert r.status_code == 400 and "steps[0].command.argv[0]" in r.json()["Message"]
