@@ -81,6 +81,8 @@ async def create(rt: Runtime, body: object, source: str) -> tuple[Task, int]:
 
 async def find(rt: Runtime, name: str, version: int | None = None) -> tuple[Task, int]:
     """Version ``version`` (default: the latest) of task ``name``."""
+    if not name or len(name) > 255:
+        raise NotFoundError(f"Task '{name[:40]}' doesn't exist")
     found = await (catalog.latest(rt.db, name) if version is None else catalog.get(rt.db, name, version))
     if found is None:
         raise NotFoundError(f"Task '{name}' doesn't exist")
@@ -97,6 +99,8 @@ def effective_params(task: Task, overrides: Mapping[str, object]) -> dict[str, s
             value = "true" if value else "false"
         if not isinstance(value, str | int | float):
             raise InvalidParameterError(key, "expected a string, a number or a boolean")
+        if "\0" in str(value):
+            raise InvalidParameterError(key, "the value contains a NUL character (it cannot reach a command)")
         params[key] = str(value)
     return params
 

@@ -161,6 +161,10 @@ def test_unknown_parameter_and_missing_input_are_refused(gw: Gateway, api: httpx
     assert r.status_code == 400 and "fiel" in r.json()["Message"] and r.json()["StatusCode"] == "NotSet"
     r = api.post(f"{JOBS}/start-library", params={"id": "publish"}, json={"file": "absent.txt"})
     assert r.status_code == 404 and r.json()["StatusCode"] == "Missing"
+    r = api.post(f"{JOBS}/start-library", params={"id": "publish"}, json={"label": "a\u0000b"})
+    assert r.status_code == 400 and "NUL" in r.json()["Message"]
+    r = api.post(f"{JOBS}/start-library", params={"path": "x" * 5000})
+    assert r.status_code == 404 and len(r.json()["Message"]) < 100
     r = api.post(f"{JOBS}/start-library", params={"path": "no-such-task"})
     assert r.status_code == 404 and r.json()["StatusCode"] == "Missing"
 
