@@ -156,11 +156,18 @@ def parse_task(
         input_path = i.text("path")
     schedules = [_schedule(name, index, scur, sbody) for index, (scur, sbody) in enumerate(t.items("schedules"))]
     trigger, trigger_vfs = _trigger(t, vfss) if t.has("trigger") else (None, "")
+    params = _params(t)
+    for index, schedule in enumerate(schedules):
+        for key in schedule.params if schedule is not None else ():
+            if key not in params:
+                t.at("schedules").at(index).at("params").at(key).error(
+                    f"the task has no parameter {key!r}. Hint: declare it in the task's params with a default"
+                )
     task = Task(
         name=name,
         steps=tuple(steps),
         description=t.text("description") or "",
-        params=_params(t),
+        params=params,
         input_vfs=input_vfs,
         input_path=input_path,
         concurrency=t.whole("concurrency", 1, 1, 1000),
