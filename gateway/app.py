@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from gateway.catalog import sessions, token_state
 from gateway.catalog.db import Database, now_us
 from gateway.config.loader import load_config
-from gateway.core import defender, expiry
+from gateway.core import defender, expiry, scheduler, tasks
 from gateway.core.actions import ActionIndex
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.runtime import Runtime
@@ -56,6 +56,19 @@ async def _purge_sessions(rt: Runtime) -> None:
             log.exception("session purge failed")
 
 
+async def _purge_task_runs(rt: Runtime) -> None:
+    keep_us = int(rt.config.tasks.run_retention_days * 86400 * 1_000_000)
+    while True:
+        try:
+            removed = await tasks.purge_runs(rt, now_us() - keep_us)
+            if removed:
+                log.info("retention: %d task run(s) older than %g days removed", removed,
+                         rt.config.tasks.run_retention_days)  # fmt: skip
+        except Exception:
+            log.exception("task run purge failed")
+        await asyncio.sleep(_SESSION_PURGE_SECONDS)
+
+
 async def _expire_files(rt: Runtime) -> None:
     interval = rt.config.server.expiry_sweep_seconds
     while interval > 0:
@@ -74,11 +87,16 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = await holder.get()
+        await tasks.sync_config(rt)
         dispatcher = Dispatcher(rt)
         await dispatcher.start()
         await defender.refresh(rt)  # the bans in force before the first request
         background = [asyncio.create_task(_purge_sessions(rt)), asyncio.create_task(_expire_files(rt))]
         background += [asyncio.create_task(defender.keep_fresh(rt)), asyncio.create_task(ratelimit.keep_in_step(rt))]
+        background += [
+            asyncio.create_task(scheduler.run(rt, dispatcher.worker)),
+            asyncio.create_task(_purge_task_runs(rt)),
+        ]
         try:
             yield
         finally:

@@ -22,6 +22,7 @@ front-end maps them to the wire in one table (``gateway/http/exception_handlers.
     ├─ LimitExceededError             limit            413
     ├─ QuotaExceededError             quota            507
     ├─ RateLimitedError               rate_limit       429
+    │  └─ BusyError                   rate_limit       429  task concurrency or run cap reached
     └─ UnavailableError               server           503
 
 Anything else that escapes is a bug and becomes a ``server`` 500 without a traceback.
@@ -143,6 +144,12 @@ class RateLimitedError(GatewayError):
     def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class BusyError(RateLimitedError):
+    """A task already runs as often as its ``concurrency`` (or the cluster its run cap) allows."""
+
+    default_message = "The task is busy"
 
 
 class UnavailableError(GatewayError):

@@ -156,6 +156,8 @@ async def insert_event(
                     "ordering_key": r.ordering_key,
                     "fileset": fileset,
                     "created_at": created,
+                    "task_version": r.task_version,
+                    "trigger": r.trigger,
                 }
                 for r in event.runs
             ],

@@ -143,6 +143,10 @@ runs = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("output", Text, nullable=False, server_default=""),
     Column("history", Text, nullable=False, server_default="[]"),
+    # Task runs (migration 0007): the task version run, what started it, each step's state.
+    Column("task_version", Integer, nullable=True),
+    Column("trigger", String(16), nullable=False, server_default="event"),
+    Column("steps", Text, nullable=False, server_default="[]"),
     sqlite_autoincrement=True,
 )
 Index("ix_runs_due", runs.c.status, runs.c.next_attempt_at)
@@ -150,6 +154,7 @@ Index("ix_runs_ordering", runs.c.ordering_key, runs.c.id)
 Index("ix_runs_contract", runs.c.contract, runs.c.id)
 Index("ix_runs_fileset", runs.c.fileset)
 Index("ix_runs_event", runs.c.event_id)
+Index("ix_runs_task_status", runs.c.action, runs.c.status)
 
 # Machine access (migration 0006): API keys (only a hash of the secret), the keys that sign
 # access tokens (shared by every peer), and an append-only log of revocations that each peer
@@ -256,3 +261,27 @@ audit_events = Table(
 Index("ix_audit_events_at", audit_events.c.at)
 Index("ix_audit_events_event", audit_events.c.event, audit_events.c.at)
 Index("ix_audit_events_principal", audit_events.c.principal, audit_events.c.at)
+
+# Task definitions (migration 0007): every version of every task, from tasks.yaml or the API.
+task_versions = Table(
+    "task_versions",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", Text, nullable=False),  # canonical JSON (config/_tasks.canonical)
+    Column("source", Text, nullable=False, server_default=""),  # the YAML/JSON text as sent, for the API
+    Column("origin", String(16), nullable=False),  # "config" | "api"
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One row per (schedule, tick) that fired: the primary key makes a second peer's insert of the
+# same tick fail, so each tick runs exactly once across the cluster.
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("schedule", String(255), primary_key=True),
+    Column("tick", BigInteger, primary_key=True),  # the tick's time, microseconds since the epoch
+    Column("run_id", BigInteger, nullable=True),
+    Column("fired_at", BigInteger, nullable=False),
+    Column("fired_by", String(128), nullable=False, server_default=""),
+)

@@ -59,6 +59,8 @@ class NewRun:
     ordering_key: str  # runs sharing a key execute one after another, in id order
     params: dict[str, str] = field(default_factory=dict)
     manual: bool = False
+    task_version: int | None = None  # a task run: contract is "" and action the task's name
+    trigger: str = "event"  # event | manual | api | schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,9 @@ class RunRecord:
     last_error: str
     output: str
     history: list[dict[str, object]]
+    task_version: int | None = None
+    trigger: str = "event"
+    steps: list[dict[str, object]] = field(default_factory=list)  # a task run's per-step state
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from gateway.catalog.records import EventRecord, NewEvent, RunRecord
 ACTIVE = ("Queued", "InProgress")
 STATUSES = ("Queued", "InProgress", "Finished", "Failed", "Canceled")
 _MAX_TEXT = 65536
+_DECODED = ("params", "history", "dead", "abort_requested", "manual", "steps")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,9 @@ class ClaimedRun:
 def _run(row: Any) -> RunRecord:
     m = row._mapping
     return RunRecord(
-        **{k: m[k] for k in RunRecord.__slots__ if k not in ("params", "history", "dead", "abort_requested", "manual")},
+        **{k: m[k] for k in RunRecord.__slots__ if k not in _DECODED},
         params=json.loads(m["params"]),
+        steps=json.loads(m["steps"]),
         history=json.loads(m["history"]),
         dead=bool(m["dead"]),
         abort_requested=bool(m["abort_requested"]),
@@ -165,6 +167,18 @@ async def release_stale(db: Database, now: int, dead_workers: Sequence[str] = ()
     return int(result.rowcount)
 
 
+async def renew_leases(db: Database, worker: str, ids: Sequence[int], until: int) -> None:
+    """Extend the lease of the runs ``worker`` is still executing."""
+    if not ids:
+        return
+    async with db.write() as conn:
+        await conn.execute(
+            update(runs)
+            .where(runs.c.id.in_(list(ids)), runs.c.claimed_by == worker, runs.c.status == "InProgress")
+            .values(lease_until=until)
+        )
+
+
 async def workers_in_progress(db: Database) -> list[str]:
     async with db.read() as conn:
         rows = await conn.execute(
@@ -191,21 +205,32 @@ async def get(db: Database, run_id: int) -> ClaimedRun | None:
     return ClaimedRun(_run(row), _event(row)) if row else None
 
 
-async def request_abort(db: Database, run_id: int, now: int) -> str | None:
+async def request_abort(db: Database, run_id: int, now: int, reason: str = "") -> str | None:
     """Cancel a queued run now, or flag a running one for its worker to stop; returns the new
-    status (``Canceled`` or ``InProgress``), or None if the run is missing or already over."""
+    status (``Canceled`` or ``InProgress``), or None if the run is missing or already over.
+    ``reason`` (or a default) becomes the run's error once it is Canceled."""
+    reason = reason[:2000]
     async with db.write() as conn:
         queued = await conn.execute(
             update(runs)
             .where(runs.c.id == run_id, runs.c.status == "Queued")
-            .values(status="Canceled", finished_at=now, last_error="Canceled by an operator")
+            .values(status="Canceled", finished_at=now, last_error=reason or "Canceled by an operator")
         )
         if queued.rowcount:
             return "Canceled"
         running = await conn.execute(
-            update(runs).where(runs.c.id == run_id, runs.c.status == "InProgress").values(abort_requested=True)
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status == "InProgress")
+            .values(abort_requested=True, last_error=reason or "Aborted by an operator")
         )
         return "InProgress" if running.rowcount else None
+
+
+async def abort_reason(db: Database, run_id: int) -> str:
+    """Why an operator aborted ``run_id`` (stored by :func:`request_abort`)."""
+    async with db.read() as conn:
+        value = (await conn.execute(select(runs.c.last_error).where(runs.c.id == run_id))).scalar()
+    return str(value or "Aborted by an operator")
 
 
 async def retry(db: Database, run_id: int, now: int) -> bool:

@@ -15,6 +15,8 @@ This is the only module that knows the YAML layout. The folder holds four files:
     ``clients:`` client id -> principal, scopes, secret_hash, keys, enabled (see ``_clients``).
 ``connections.yaml`` (optional)
     ``connections:`` name -> a remote endpoint (sftp, https, s3, gateway; see ``_connections``).
+``tasks.yaml`` (optional)
+    ``tasks:`` name -> steps, params, schedules; ``limits:`` (see ``_tasks``).
 
 Validation is all-or-nothing and exhaustive: every problem in every file is collected, each as
 ``<file>: <key path>: <message>`` (the file shown relative to the working directory when it is
@@ -46,8 +48,9 @@ from gateway.config._contracts import parse_contracts
 from gateway.config._env import substitute
 from gateway.config._fields import Cursor
 from gateway.config._server import parse_gateway
+from gateway.config._tasks import parse_tasks
 from gateway.config._vfs import parse_vfs
-from gateway.config.schema import GatewayConfig, ServerConfig
+from gateway.config.schema import GatewayConfig, ServerConfig, TasksConfig
 from gateway.errors import ConfigurationError
 
 GATEWAY_FILE = "gateway.yaml"
@@ -56,6 +59,7 @@ VFS_FILE = "vfs.yaml"
 CONTRACTS_FILE = "contracts.yaml"
 CLIENTS_FILE = "oauth-clients.yaml"
 CONNECTIONS_FILE = "connections.yaml"
+TASKS_FILE = "tasks.yaml"
 
 
 def load_config(config_dir: Path, data_dir: Path) -> GatewayConfig:
@@ -90,6 +94,9 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     users = principals.users if principals is not None else None
     clients = parse_clients(clients_cur, clients_data, users) if clients_ok else {}
     connections = parse_connections(connections_cur, connections_data) if connections_ok else {}
+    tasks_cur, tasks_data, tasks_ok = _read(config_dir / TASKS_FILE, problems, env, required=False)
+    known_connections = connections if connections_ok else None
+    tasks = parse_tasks(tasks_cur, tasks_data, vfss, known_connections) if tasks_ok else None
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
     config = GatewayConfig(
@@ -103,6 +110,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
         server=server,
         oauth_clients=MappingProxyType(clients),
         connections=MappingProxyType(connections),
+        tasks=tasks or TasksConfig(),
     )
     return config, problems
 

@@ -380,6 +380,7 @@ class GatewayConfig:
     server: ServerConfig = ServerConfig()
     oauth_clients: MappingProxyType[str, OAuthClient] = field(default_factory=lambda: MappingProxyType({}))
     connections: MappingProxyType[str, Connection] = field(default_factory=lambda: MappingProxyType({}))
+    tasks: TasksConfig = field(default_factory=lambda: TasksConfig())
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,3 +396,91 @@ class OAuthClient:
     secret_hash: str | None = field(default=None, repr=False)
     keys: tuple[AssertionKey, ...] = ()
     enabled: bool = True
+
+
+# --- Tasks and schedules (tasks.yaml; see gateway/config/_tasks.py and docs/automation.md) ---
+
+
+@dataclass(frozen=True, slots=True)
+class PullStep:
+    """Remote ``connection`` folder + glob -> VFS folder; the pulled files go on to the next step."""
+
+    connection: str
+    folder: str  # relative to the connection's root
+    glob: str
+    vfs: str
+    path: VirtualPath  # a declared folder of ``vfs``
+    delete_source: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PushStep:
+    """The step's input files -> remote ``connection`` folder ``folder``."""
+
+    connection: str
+    folder: str
+
+
+StepKind = Literal["webhook", "command", "route", "pull", "push"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    kind: StepKind
+    webhook: WebhookAction | None = None
+    command: CommandAction | None = None
+    route: RouteAction | None = None
+    pull: PullStep | None = None
+    push: PushStep | None = None
+    retry: RetryPolicy = RetryPolicy(max_attempts=1)
+    timeout_seconds: float = 3600.0
+    on_error: Literal["abort", "continue"] = "abort"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A 5-field cron expression evaluated in ``timezone``; one run per tick across all peers."""
+
+    name: str  # "<task>/<index or name>": unique, the key of its ticks in the catalog
+    task: str
+    cron: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    misfire: Literal["skip", "run_once"] = "skip"
+    params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A named definition: ordered steps and parameters with defaults (overridable per run)."""
+
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    input_vfs: str | None = None  # the run's first input file: input.vfs + input.path (templated)
+    input_path: str | None = None
+    concurrency: int = 1  # runs of this task at once (Queued + InProgress)
+    on_busy: Literal["refuse", "queue"] = "refuse"
+    schedules: tuple[Schedule, ...] = ()
+    trigger: Trigger | None = None  # file events of ``trigger_vfs`` that start a run (like an action)
+    trigger_vfs: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TasksConfig:
+    tasks: MappingProxyType[str, Task] = field(default_factory=lambda: MappingProxyType({}))
+    definitions: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))  # name -> JSON
+    max_active_runs: int = 100  # every task run not yet over, cluster-wide
+    run_retention_days: float = 30.0
+    plan: Plan = field(default_factory=lambda: Plan())
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What ``GET /v1/licenses/current`` reports: the subscription, set by the operator."""
+
+    tier: str = "community"
+    start_date: str = ""  # ISO dates; empty: open-ended
+    end_date: str = ""

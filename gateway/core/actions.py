@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.catalog.records import EventRecord, NewRun
-from gateway.config.schema import Action, Contract, GatewayConfig
+from gateway.config.schema import Action, Contract, GatewayConfig, Task, Trigger
 from gateway.core.paths import parse_config_path
 from gateway.core.timefmt import iso_ms
 
@@ -40,6 +40,11 @@ class ActionIndex:
         self._actions: dict[tuple[str, str], Action] = {}
         self._contracts: dict[str, Contract] = {}
         self._globs: dict[str, re.Pattern[str]] = {}
+        self._tasks: dict[str, list[Task]] = defaultdict(list)
+        for task in config.tasks.tasks.values():
+            if task.trigger is not None:
+                self._tasks[task.trigger_vfs].append(task)
+                self._globs.setdefault(task.trigger.path, _glob(task.trigger.path))
         seen: set[str] = set()
         for contract in config.contracts:
             for action in contract.actions:
@@ -52,7 +57,7 @@ class ActionIndex:
             self._by_vfs[contract.vfs].append(Bound(contract, contract.actions))
 
     def has_actions(self, vfs: str) -> bool:
-        return vfs in self._by_vfs
+        return vfs in self._by_vfs or vfs in self._tasks
 
     def action(self, contract: str, action: str) -> Action | None:
         return self._actions.get((contract, action))
@@ -68,12 +73,15 @@ class ActionIndex:
             if not vpath.is_within(bound.contract.path):
                 continue
             for action in bound.actions:
-                if action.enabled and self.matches(action, path, event_type, metadata):
+                if action.enabled and self.matches(action.trigger, path, event_type, metadata):
                     planned.append(self.run_for(bound.contract.name, action, vfs, path))
+        for task in self._tasks.get(vfs, ()):
+            assert task.trigger is not None
+            if self.matches(task.trigger, path, event_type, metadata):
+                planned.append(task_run_for(task, vfs, path))
         return tuple(planned)
 
-    def matches(self, action: Action, path: str, event_type: str, metadata: Mapping[str, str]) -> bool:
-        trigger = action.trigger
+    def matches(self, trigger: Trigger, path: str, event_type: str, metadata: Mapping[str, str]) -> bool:
         if event_type not in trigger.events or not self._globs[trigger.path].fullmatch(path):
             return False
         return all(metadata.get(k) == v for k, v in trigger.metadata.items())
@@ -90,6 +98,20 @@ class ActionIndex:
             ordering_key=f"{contract}\x1f{vfs}:{path}",
             params=params,
         )
+
+
+def task_run_for(task: Task, vfs: str, path: str) -> NewRun:
+    """A run of ``task`` (its latest version) for a file event: queued in the event's transaction
+    like a contract action's run, one file's runs in event order, never refused as busy."""
+    return NewRun(
+        contract="",
+        action=task.name,
+        kind="task",
+        max_attempts=1,
+        ordering_key=f"task\x1f{task.name}\x1f{vfs}:{path}",
+        params=dict(task.params),
+        trigger="event",
+    )
 
 
 def event_payload(event: EventRecord) -> dict[str, object]:

@@ -1,8 +1,9 @@
 """The dispatcher: every gateway process claims due runs, executes them and records outcomes.
 
 Delivery is at-least-once. A run is committed with its event; it is claimed under a lease
-(so a peer that dies mid-run hands it back when the lease runs out, and a restarted process
-takes back its own predecessor's runs at once); a failed attempt is retried with exponential
+that the executing process renews while the run goes on (so a peer that dies mid-run hands it
+back when the lease runs out, and a restarted process takes back its own predecessor's runs at
+once); a failed attempt is retried with exponential
 backoff and jitter up to the action's limit and then dead-lettered (Failed, dead). Aborts are
 requested in the catalog, so any peer's admin API can stop a run that another peer executes.
 """
@@ -22,7 +23,7 @@ import httpx
 from gateway.catalog import runs as catalog
 from gateway.catalog.records import RunRecord
 from gateway.catalog.runs import ClaimedRun
-from gateway.core import commands, routing, webhooks
+from gateway.core import commands, routing, taskrun, webhooks
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -113,6 +114,8 @@ class Dispatcher:
             try:
                 if loop.time() - last_stale_check > _STALE_CHECK_SECONDS:
                     last_stale_check = loop.time()
+                    # Runs this process still executes keep their lease (a task may run for hours).
+                    await catalog.renew_leases(self.rt.db, self.worker, list(self._inflight), now_us() + lease)
                     await catalog.release_stale(self.rt.db, now_us())
                 free = self.rt.config.server.dispatch_concurrency - len(self._inflight)
                 if free > 0:
@@ -136,6 +139,8 @@ class Dispatcher:
                 task.cancel()
 
     async def _attempt(self, ctx: RunContext) -> Outcome:
+        if ctx.run.kind == "task":
+            return await taskrun.execute(self.rt, self._client, ctx.run, ctx.event)
         action = self.rt.actions.action(ctx.run.contract, ctx.run.action)
         if action is None:
             return Outcome(ok=False, error="the action is no longer configured", retryable=False)
@@ -155,7 +160,8 @@ class Dispatcher:
                 outcome = await self._attempt(ctx)
             except asyncio.CancelledError:
                 if run.id in self._aborted:
-                    await catalog.finish(self.rt.db, run, "Canceled", now_us(), error="Aborted by an operator")
+                    reason = await catalog.abort_reason(self.rt.db, run.id)
+                    await catalog.finish(self.rt.db, run, "Canceled", now_us(), error=reason)
                 elif self._stopping:
                     await catalog.reschedule(self.rt.db, run, now_us(), now_us(), "", "interrupted by shutdown")
                 raise

@@ -15,13 +15,14 @@ from gateway.errors import AuthorizationError
 
 # The scopes each role may hold. An operator runs and watches automation but never manages
 # credentials; a partner moves files; an admin may do everything.
+JOBS_SCOPE = "api.rest.automation-services-job.execute"  # seed 004: start, watch and abort task runs
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"files:read", "files:write", "runs:read", "runs:write", "keys:manage"}),
-    "operator": frozenset({"runs:read", "runs:write"}),
+    "admin": frozenset({"files:read", "files:write", "runs:read", "runs:write", "keys:manage", JOBS_SCOPE}),
+    "operator": frozenset({"runs:read", "runs:write", JOBS_SCOPE}),
     "partner": frozenset({"files:read", "files:write"}),
 }
 ROLES: tuple[str, ...] = tuple(ROLE_SCOPES)
-SCOPES: tuple[str, ...] = ("files:read", "files:write", "runs:read", "runs:write", "keys:manage")
+SCOPES: tuple[str, ...] = ("files:read", "files:write", "runs:read", "runs:write", "keys:manage", JOBS_SCOPE)
 
 
 def scopes_of_roles(roles: frozenset[str]) -> frozenset[str]:

@@ -30,6 +30,13 @@ MAX_LIMIT = 1000
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
+    body = _run_fields(run)
+    if run.kind == "task":  # a task run (docs/automation.md): its version, trigger and steps
+        body.update(task=run.action, taskVersion=run.task_version, trigger=run.trigger, steps=run.steps)
+    return body
+
+
+def _run_fields(run: RunRecord) -> dict[str, Any]:
     return {
         "id": str(run.id),
         "eventId": str(run.event_id),

@@ -58,8 +58,11 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
 
-async def authenticate_client(rt: Runtime, request: Request, params: dict[str, str]) -> OAuthClient:
-    """The registered, enabled client this request authenticates as; raises OAuthError."""
+async def authenticate_client(
+    rt: Runtime, request: Request, params: dict[str, str], endpoint: str = "/oauth2/token"
+) -> OAuthClient:
+    """The registered, enabled client this request authenticates as; raises OAuthError.
+    ``endpoint``: the path of the token endpoint called, the audience of an assertion."""
     basic = _basic(request)
     assertion = params.get("client_assertion")
     assertion_type = params.get("client_assertion_type")
@@ -68,7 +71,7 @@ async def authenticate_client(rt: Runtime, request: Request, params: dict[str, s
         raise OAuthError("invalid_request", "use exactly one client authentication method")
     address = client_info(request, rt.config.server.trusted_proxies).address
     if assertion is not None or assertion_type is not None:
-        return await _by_assertion(rt, request, params, address)
+        return await _by_assertion(rt, request, params, address, endpoint)
     if basic is not None:
         client_id, secret = basic
     elif "client_secret" in params and params.get("client_id"):
@@ -88,7 +91,9 @@ async def authenticate_client(rt: Runtime, request: Request, params: dict[str, s
     return client
 
 
-async def _by_assertion(rt: Runtime, request: Request, params: dict[str, str], address: str) -> OAuthClient:
+async def _by_assertion(
+    rt: Runtime, request: Request, params: dict[str, str], address: str, endpoint: str
+) -> OAuthClient:
     if params.get("client_assertion_type") != client_assertion.ASSERTION_TYPE or not params.get("client_assertion"):
         raise OAuthError("invalid_request", f"client_assertion_type must be {client_assertion.ASSERTION_TYPE}")
     named = params.get("client_id")
@@ -97,7 +102,7 @@ async def _by_assertion(rt: Runtime, request: Request, params: dict[str, str], a
     keys = {cid: c.keys for cid, c in rt.config.oauth_clients.items() if c.keys and c.enabled}
     try:
         client_id = await client_assertion.verify(
-            rt, params["client_assertion"], keys=keys, audiences=[f"{issuer(rt, request)}/oauth2/token"],
+            rt, params["client_assertion"], keys=keys, audiences=[f"{issuer(rt, request)}{endpoint}"],
             client_id=named,
         )  # fmt: skip
     except client_assertion.AssertionError_:
@@ -112,12 +117,18 @@ async def _by_assertion(rt: Runtime, request: Request, params: dict[str, str], a
 
 @oauth_errors
 async def token(request: Request) -> Response:
+    return await issue(request, "/oauth2/token")
+
+
+async def issue(request: Request, endpoint: str) -> Response:
+    """The token endpoint at path ``endpoint`` (``/oauth2/token``; seed 000's ``/v1/oauth/token``
+    is the same server, so an assertion's audience names the URL it was sent to)."""
     rt = await runtime(request)
     await public_charge(request, rt)
     params = await parameters(request)
     if not params.get("grant_type"):
         raise OAuthError("invalid_request", "grant_type is required")
-    client = await authenticate_client(rt, request, params)
+    client = await authenticate_client(rt, request, params, endpoint)
     if params["grant_type"] != "client_credentials":
         raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
     asked = params.get("scope")

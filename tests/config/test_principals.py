@@ -57,7 +57,8 @@ def test_user_admin_true_has_the_admin_role_and_every_scope(tmp_path: Path) -> N
 def test_operator_service_account_may_run_automation_but_not_manage_keys(tmp_path: Path) -> None:
     config = load_config(_configure(tmp_path, _service("bot", roles=["operator"])), tmp_path)
     bot = config.users["bot"]
-    assert bot.service and bot.password_hash == "" and bot.scopes == {"runs:read", "runs:write"}
+    jobs = "api.rest.automation-services-job.execute"  # seed 004's scope (issue 12) is automation too
+    assert bot.service and bot.password_hash == "" and bot.scopes == {"runs:read", "runs:write", jobs}
 
 
 def test_scopes_narrow_the_roles(tmp_path: Path) -> None:
