@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.core.principal import SCOPES
+from gateway.openapi.common import AGREEMENT_ENDED, CALLER, RATE_LIMITED, SERVER_ERROR, error, responses
 
 _JSON = "application/json"
-_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}, {"ApiKey": []}, {"OAuth2": ["keys:manage"]}]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -24,12 +24,14 @@ def _envelope(**fields: Any) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": props}
 
 
-_ERR = _ok("error envelope", _ref("AdminErrorEnvelope"))
-_ERRORS = {
-    "401": {**_ERR, "description": "no, expired or revoked credential"},
-    "403": {**_ERR, "description": "credential lacks keys:manage"},
-    "410": {**_ERR, "description": "the caller's agreement has ended"},
-}
+_ERRORS = responses(
+    error(401, "`authentication`: no credential, or an expired or revoked one."),
+    error(403, "`authorization`: the caller lacks the scope `keys:manage` (admins have it)."),
+    AGREEMENT_ENDED,
+    RATE_LIMITED,
+    SERVER_ERROR,
+)
+_NOT_FOUND = error(404, "`io`: no API key with this id.")
 _ID = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 _WITH_SECRET = _envelope(message={"type": "string"}, key={"type": "string"}, apiKey=_ref("ApiKey"))
 
@@ -39,7 +41,7 @@ PATHS: dict[str, Any] = {
             "tags": ["admin"],
             "summary": "List API keys (never their secrets)",
             "operationId": "listApiKeys",
-            "security": _SECURITY,
+            "security": CALLER,
             "parameters": [{"name": "owner", "in": "query", "schema": {"type": "string"}}],
             "responses": {
                 "200": _ok(
@@ -52,11 +54,11 @@ PATHS: dict[str, Any] = {
             "tags": ["admin"],
             "summary": "Create an API key; the answer's `key` is shown only this once",
             "operationId": "createApiKey",
-            "security": _SECURITY,
+            "security": CALLER,
             "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("ApiKeyCreate")}}},
             "responses": {
                 "201": _ok("created", _WITH_SECRET),
-                "400": {**_ERR, "description": "bad field (the message names it); nothing created"},
+                **error(400, "`request_syntax`: a bad field (the message names it); nothing created."),
                 **_ERRORS,
             },
         },
@@ -66,9 +68,9 @@ PATHS: dict[str, Any] = {
             "tags": ["admin"],
             "summary": "One API key",
             "operationId": "getApiKey",
-            "security": _SECURITY,
+            "security": CALLER,
             "parameters": _ID,
-            "responses": {"200": _ok("the key", _envelope(apiKey=_ref("ApiKey"))), "404": _ERR, **_ERRORS},
+            "responses": {"200": _ok("the key", _envelope(apiKey=_ref("ApiKey"))), **_NOT_FOUND, **_ERRORS},
         }
     },
     "/admin/api-keys/{key_id}/revoke": {
@@ -76,11 +78,11 @@ PATHS: dict[str, Any] = {
             "tags": ["admin"],
             "summary": "Revoke a key and every token issued from it, on every peer",
             "operationId": "revokeApiKey",
-            "security": _SECURITY,
+            "security": CALLER,
             "parameters": _ID,
             "responses": {
                 "200": _ok("revoked", _envelope(message={"type": "string"}, apiKey=_ref("ApiKey"))),
-                "404": _ERR,
+                **_NOT_FOUND,
                 **_ERRORS,
             },
         }
@@ -90,9 +92,14 @@ PATHS: dict[str, Any] = {
             "tags": ["admin"],
             "summary": "New secret for a live key; the old secret and its tokens stop working",
             "operationId": "regenerateApiKey",
-            "security": _SECURITY,
+            "security": CALLER,
             "parameters": _ID,
-            "responses": {"200": _ok("new secret", _WITH_SECRET), "400": _ERR, "404": _ERR, **_ERRORS},
+            "responses": {
+                "200": _ok("new secret", _WITH_SECRET),
+                **error(400, "`request_syntax`: the key is revoked or expired."),
+                **_NOT_FOUND,
+                **_ERRORS,
+            },
         }
     },
 }
@@ -125,16 +132,6 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string", "minLength": 1, "maxLength": 255},
             "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}},
             "expiresAt": {"type": "string", "format": "date-time"},
-        },
-    },
-    "AdminErrorEnvelope": {
-        "type": "object",
-        "required": ["result", "timestamp", "message", "errorType"],
-        "properties": {
-            "result": {"const": "failed"},
-            "timestamp": {"type": "string"},
-            "message": {"type": "string"},
-            "errorType": {"type": "string"},
         },
     },
 }

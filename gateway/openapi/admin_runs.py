@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi.common import (
+    AGREEMENT_ENDED,
     CALLER,
     RATE_LIMITED,
     SERVER_ERROR,
@@ -16,7 +17,9 @@ from gateway.openapi.common import (
 )
 
 TAG = "Admin: action runs"
-FORBIDDEN = error(403, "`Admin permission required` (`authorization`).")
+FORBIDDEN = error(
+    403, "`Admin permission required` (`authorization`): not an admin, or a credential without the scope."
+)
 RUN_ID = {
     "name": "run_id",
     "in": "path",
@@ -27,7 +30,7 @@ RUN_ID = {
 }
 BAD_ID = error(400, "`Invalid parameter 'id': expected a run id` (`request_syntax`).")
 NO_RUN = error(404, "`Run '<id>' doesn't exist` (`io`).")
-_COMMON = (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, SERVER_ERROR)
+_COMMON = (UNAUTHENTICATED, AGREEMENT_ENDED, FORBIDDEN, RATE_LIMITED, SERVER_ERROR)
 
 
 def _ok(name: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """OpenAPI fragment: the abuse-control admin API (``/admin/bans``, ``/admin/audit``).
 
-Served by ``gateway/http/admin_security.py``; callers need a session of a user with
-``admin: true`` (the ``sp-http-usr`` and ``sp-http-ses`` cookies of ``POST /2.0/login/basic``).
+Served by ``gateway/http/admin_security.py``; callers need an admin's session, bearer token or
+API key (gateway/http/credentials.py).
 Every answer may carry the rate-limit headers of the ``authenticated`` class.
 """
 
@@ -9,49 +9,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.openapi.common import (
+    AGREEMENT_ENDED,
+    CALLER,
+    RATE_HEADERS,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    error,
+    json_content,
+    ref,
+    responses,
+)
+
 _REF = "#/components/schemas/"
 _TIMESTAMP = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with milliseconds and Z"}
 
-_RATE_HEADERS: dict[str, Any] = {
-    "X-RateLimit-Limit": {"description": "Requests allowed in the current minute", "schema": {"type": "integer"}},
-    "X-RateLimit-Remaining": {"description": "Requests left in the current minute", "schema": {"type": "integer"}},
-    "X-RateLimit-Reset": {
-        "description": "End of the current window, in Unix epoch seconds",
-        "schema": {"type": "integer"},
-    },
-}
 
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": _RATE_HEADERS,
-        "content": {"application/json": {"schema": {"$ref": _REF + "AbuseControlError"}}},
-    }
+def _error(status: int, description: str) -> dict[str, Any]:
+    return error(status, description, RATE_HEADERS)
 
 
 def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": _RATE_HEADERS,
-        "content": {"application/json": {"schema": {"$ref": _REF + schema}}},
-    }
+    return {"description": description, "headers": RATE_HEADERS, "content": json_content(ref(schema))}
 
 
-_COMMON_ERRORS: dict[str, Any] = {
-    "401": _error("No valid session (errorType authentication)"),
-    "403": _error("The caller is not an admin (errorType authorization)"),
-    "429": {
-        **_error("Rate limit exceeded (errorType rate_limit)"),
-        "headers": {
-            **_RATE_HEADERS,
-            "Retry-After": {"description": "Seconds until the window ends", "schema": {"type": "integer"}},
-        },
-    },
-}
-# The STENG session (both cookies). The schemes are declared by the /2.0 fragment (openapi branch:
-# gateway/openapi/common.py); bearer tokens and API keys join here when branch i11a adds them.
-_SECURITY: list[dict[str, list[str]]] = [{"stengSession": [], "stengUser": []}]
+_COMMON_ERRORS: dict[str, Any] = responses(
+    _error(401, "No valid credential (errorType authentication)"),
+    _error(403, "The caller is not an admin, or its credential lacks the scope (errorType authorization)"),
+    AGREEMENT_ENDED,
+    RATE_LIMITED,
+    SERVER_ERROR,
+)
+_SECURITY = CALLER
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +80,8 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _ok("The ban was lifted", "BanLifted"),
-                "400": _error("Unknown kind or invalid value (errorType request_syntax)"),
-                "404": _error("No ban in force for it (errorType io)"),
+                **_error(400, "Unknown kind or invalid value (errorType request_syntax)"),
+                **_error(404, "No ban in force for it (errorType io)"),
                 **_COMMON_ERRORS,
             },
         }
@@ -114,7 +103,7 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _ok("One page of matching events and their total", "AuditEventList"),
-                "400": _error("A filter or paging parameter is invalid (errorType request_syntax)"),
+                **_error(400, "A filter or paging parameter is invalid (errorType request_syntax)"),
                 **_COMMON_ERRORS,
             },
         }
@@ -122,17 +111,6 @@ PATHS: dict[str, Any] = {
 }
 
 SCHEMAS: dict[str, Any] = {
-    "AbuseControlError": {
-        "type": "object",
-        "required": ["result", "timestamp", "message", "errorType"],
-        "properties": {
-            "result": {"const": "failed"},
-            "timestamp": _TIMESTAMP,
-            "message": {"type": "string"},
-            "errorType": {"type": "string"},
-        },
-        "additionalProperties": False,
-    },
     "Ban": {
         "type": "object",
         "required": ["kind", "value", "bannedAt", "until", "retryAfter", "score"],

@@ -4,43 +4,68 @@ from __future__ import annotations
 
 from typing import Any
 
-_SECURITY: list[dict[str, list[str]]] = [{"automateBearer": []}]
+from gateway.openapi.common import API_KEY, BEARER, PUBLIC, RATE_HEADERS, RETRY_AFTER, SESSION
+
+_SECURITY: list[dict[str, list[str]]] = BEARER + API_KEY + SESSION
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/AutomateError"}}}}
 _RUN = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskRun"}}}}
 _COMMON: dict[str, Any] = {
-    "401": {"description": "No credential", **_ERROR},
-    "403": {"description": "Invalid or expired token, or a missing scope: get a new token", **_ERROR},
-    "429": {"description": "Busy or rate limited: retry after Retry-After seconds", **_ERROR},
+    "401": {"description": "No credential (`unauthenticated`)", **_ERROR},
+    "403": {
+        "description": "Invalid or expired token (`invalid_token`: get a new token) or a missing scope (`forbidden`)",
+        **_ERROR,
+    },
+    "429": {
+        "description": "Busy (`busy`) or rate limited (`rate_limited`): retry after Retry-After seconds",
+        "headers": {**RETRY_AFTER, **RATE_HEADERS},
+        **_ERROR,
+    },
+    "500": {"description": "An unforeseen failure (`error`); details only in the log", **_ERROR},
 }
+_ASSERTION: dict[str, Any] = {
+    "schema": {
+        "type": "object",
+        "required": ["grant_type", "client_assertion_type", "client_assertion"],
+        "properties": {
+            "grant_type": {"const": "client_credentials"},
+            "client_assertion_type": {"const": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+            "client_assertion": {"type": "string"},
+            "scope": {"type": "string"},
+        },
+    }
+}
+_OAUTH_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}
 
 PATHS: dict[str, Any] = {
     "/v1/oauth/token": {
         "post": {
             "tags": ["automate"],
             "summary": "Access token for a private_key_jwt client assertion (aud = this URL); JSON or form body",
+            "operationId": "automateToken",
+            "security": PUBLIC,
             "requestBody": {
                 "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["grant_type", "client_assertion_type", "client_assertion"],
-                            "properties": {
-                                "grant_type": {"const": "client_credentials"},
-                                "client_assertion_type": {
-                                    "const": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-                                },
-                                "client_assertion": {"type": "string"},
-                                "scope": {"type": "string"},
-                            },
-                        }
-                    }
-                },
+                "content": {"application/json": _ASSERTION, "application/x-www-form-urlencoded": _ASSERTION},
             },
             "responses": {
-                "200": {"description": "RFC 6749 token answer (access_token, token_type, expires_in, scope)"},
-                "400": {"description": "RFC 6749 error (invalid_request, unsupported_grant_type, invalid_scope)"},
-                "401": {"description": "RFC 6749 invalid_client: the assertion was refused"},
+                "200": {
+                    "description": "RFC 6749 token answer",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthToken"}}},
+                },
+                "400": {
+                    "description": "RFC 6749 error (invalid_request, unsupported_grant_type, invalid_scope)",
+                    **_OAUTH_ERROR,
+                },
+                "401": {"description": "RFC 6749 invalid_client: the assertion was refused", **_OAUTH_ERROR},
+                "410": {
+                    "description": "invalid_grant: the agreement of the client's principal has ended",
+                    **_OAUTH_ERROR,
+                },
+                "429": {
+                    "description": "temporarily_unavailable: rate limited or banned",
+                    "headers": {**RETRY_AFTER, **RATE_HEADERS},
+                    **_OAUTH_ERROR,
+                },
             },
         }
     },
@@ -48,6 +73,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "tags": ["automate"],
             "summary": "The plan (tasks.yaml plan:) and this period's usage counters",
+            "operationId": "automateLicense",
             "security": _SECURITY,
             "responses": {
                 "200": {
@@ -62,6 +88,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "tags": ["automate"],
             "summary": "Start the task named id now; the JSON body overrides its parameters",
+            "operationId": "automateStartTask",
             "security": _SECURITY,
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
@@ -77,6 +104,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "tags": ["automate"],
             "summary": "A task run: status.taskRunStatus (queued, running, success, failed, canceled) and steps",
+            "operationId": "automateTaskRun",
             "security": _SECURITY,
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
@@ -133,5 +161,3 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
-
-SECURITY_SCHEMES: dict[str, Any] = {"automateBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.core.principal import SCOPES
+
 ERROR_TYPES = [
     "request_syntax",
     "configuration",
@@ -19,6 +21,7 @@ ERROR_TYPES = [
     "limit",
     "quota",
     "rate_limit",
+    "timeout",
     "server",
 ]
 
@@ -42,7 +45,7 @@ SCHEMAS: dict[str, Any] = {
             "errorType": {
                 "enum": ERROR_TYPES,
                 "description": "`syntax_error` only for DELETE's 400 (as documented by STENG); `limit` 413, "
-                "`quota` 507, `rate_limit` 429, `server` 500/503.",
+                "`quota` 507, `rate_limit` 429, `timeout` 408, `server` 500/503.",
             },
         },
         "examples": [
@@ -99,6 +102,16 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "name": "X-API-Key",
         "description": "An API key, `mft_ak_<id>_<secret>`.",
     },
+    "oauth2": {
+        "type": "oauth2",
+        "description": "The client credentials grant of `POST /oauth2/token`; the token is sent as `bearer`.",
+        "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": {s: s for s in SCOPES}}},
+    },
+    "oauth2ClientBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "client_secret_basic: an OAuth2 client's id and secret, at `/oauth2/*` only.",
+    },
 }
 
 SESSION: list[dict[str, list[str]]] = [{"stengSession": [], "stengUser": []}]
@@ -106,9 +119,9 @@ SESSION: list[dict[str, list[str]]] = [{"stengSession": [], "stengUser": []}]
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
-CALLER: list[dict[str, list[str]]] = SESSION
-"""What /2.0 and /admin accept today: the session. When they also take bearer tokens and API
-keys, this becomes ``SESSION + BEARER + API_KEY`` (any one of them) for all their operations."""
+CALLER: list[dict[str, list[str]]] = SESSION + BEARER + API_KEY
+"""What /2.0 and /admin accept (gateway/http/credentials.py): any one of the session, a bearer
+token or an API key."""
 
 
 def json_content(schema: dict[str, Any]) -> dict[str, Any]:
@@ -140,9 +153,26 @@ def responses(*parts: dict[str, Any]) -> dict[str, Any]:
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer", "minimum": 0}}
 }
-RATE_LIMITED = error(429, "Too many requests (`rate_limit`): rate limit or brute-force ban.", RETRY_AFTER)
+RATE_HEADERS: dict[str, Any] = {
+    "X-RateLimit-Limit": {"description": "Requests allowed in the current minute.", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in the current minute.", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {
+        "description": "End of the current window, in Unix epoch seconds.",
+        "schema": {"type": "integer"},
+    },
+}
+"""Sent with every answer that was counted by the rate limiter (gateway/http/ratelimit.py)."""
+RATE_LIMITED = error(
+    429,
+    "Too many requests (`rate_limit`): the caller's rate limit (with the X-RateLimit-* headers) or a "
+    "brute-force ban of its address or account.",
+    {**RETRY_AFTER, **RATE_HEADERS},
+)
 SERVER_ERROR = error(500, "An unforeseen failure or a storage I/O error (`server` or `io`); details only in the log.")
 UNAUTHENTICATED = error(
     401,
-    "`Invalid username or password` (`authentication`): no, unknown, expired or mismatched session cookies.",
+    "`authentication`: no credential, or unknown, expired or mismatched session cookies, or an invalid, "
+    "expired or revoked bearer token or API key.",
 )
+AGREEMENT_ENDED = error(410, "`authorization`: the agreement of the caller's actor has ended.")
+FORBIDDEN_SCOPE = error(403, "`authorization`: the caller lacks the scope (or admin role) this operation needs.")

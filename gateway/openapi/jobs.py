@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_SCOPE = "api.rest.automation-services-job.execute"
-_SECURITY = [{"jobsOAuth": [_SCOPE]}]
+from gateway.core.principal import JOBS_SCOPE as _SCOPE
+from gateway.openapi.common import API_KEY, RATE_HEADERS, RETRY_AFTER, SESSION
+
+_SECURITY = [{"oauth2": [_SCOPE]}, *API_KEY, *SESSION]
 _STATUS = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExecutionStatus"}}}}
 
 
@@ -16,12 +18,15 @@ def _answers(*extra: tuple[str, str]) -> dict[str, Any]:
             **_STATUS,
         },
         "400": {"description": "Bad parameters or definition (StatusCode NotSet, Message says why)", **_STATUS},
-        "401": {"description": "No valid access token", **_STATUS},
+        "401": {"description": "No valid access token, or the agreement of its owner has ended", **_STATUS},
         "403": {"description": f"The token lacks the scope {_SCOPE}", **_STATUS},
-        "429": {"description": "Rate limited (Retry-After)", **_STATUS},
+        "413": {"description": "The body exceeds its limit", **_STATUS},
+        "429": {"description": "Rate limited", "headers": {**RETRY_AFTER, **RATE_HEADERS}, **_STATUS},
+        "500": {"description": "An unforeseen failure; details only in the log", **_STATUS},
     }
     for code, description in extra:
-        answers[code] = {"description": description, **(_STATUS if code != "404" else {})}
+        bare = "no content" in description  # seed 004: an unknown job is a bare 404
+        answers[code] = {"description": description, **({} if bare else _STATUS)}
     return answers
 
 
@@ -32,6 +37,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "tags": ["automation-services"],
             "summary": "Start a task by name (path or id), with optional JSON parameter overrides",
+            "operationId": "jobStartLibrary",
             "security": _SECURITY,
             "parameters": [
                 {"name": "path", "in": "query", "schema": {"type": "string"}, "description": "The task's name"},
@@ -50,6 +56,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "tags": ["automation-services"],
             "summary": "Record an inline task definition (YAML or JSON) as a task version and start it",
+            "operationId": "jobStartContent",
             "security": _SECURITY,
             "parameters": [{"name": "path", "in": "query", "schema": {"type": "string"}, "description": "Task name"}],
             "requestBody": {
@@ -66,6 +73,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "tags": ["automation-services"],
             "summary": "A job's status",
+            "operationId": "jobStatus",
             "security": _SECURITY,
             "parameters": [_JOB_ID],
             "responses": _answers(("404", "Job not found (no content)")),
@@ -75,6 +83,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "tags": ["automation-services"],
             "summary": "Abort a job: a queued one is Canceled at once, a running one stops (its command killed)",
+            "operationId": "jobAbort",
             "security": _SECURITY,
             "parameters": [_JOB_ID, {"name": "reason", "in": "query", "schema": {"type": "string"}}],
             "responses": _answers(("404", "Job not found (no content)")),
@@ -94,12 +103,5 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["NotSet", "Queued", "InProgress", "Finished", "Failed", "Missing", "Busy", "Canceled"],
             },
         },
-    }
-}
-
-SECURITY_SCHEMES: dict[str, Any] = {
-    "jobsOAuth": {
-        "type": "oauth2",
-        "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": {_SCOPE: "Execute and abort jobs"}}},
     }
 }

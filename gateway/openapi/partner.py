@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.core.metadata import SYSTEM_ATTRIBUTES
 from gateway.openapi.common import (
+    AGREEMENT_ENDED,
     CALLER,
     PUBLIC,
     RATE_LIMITED,
@@ -40,13 +41,18 @@ PATH_PARAMETER: dict[str, Any] = {
 # Errors every /2.0 operation behind the session can give.
 NO_SESSION = error(
     401,
-    "`Invalid username or password` (`authentication`): no, unknown, expired or mismatched session cookies; "
+    "`Invalid username or password` (`authentication`): no, unknown, expired or mismatched session cookies, "
+    "or an invalid, expired or revoked bearer token or API key; "
     "`Connection contract not configured` (`configuration`): the user has no contract for this protocol.",
 )
 
 
 def forbidden(what: str) -> dict[str, Any]:
-    return error(403, f"`No {what} permission` (`authorization`): the contract's direction or the ACL refuses it.")
+    return error(
+        403,
+        f"`No {what} permission` (`authorization`): the contract's direction or the ACL refuses it, or the "
+        "bearer token or API key lacks the `files:*` scope it needs.",
+    )
 
 
 MISSING = error(404, "`Path '<path>' doesn't exist` or `File '<file>' doesn't exist` (`io`).")
@@ -99,8 +105,10 @@ def _upload(summary: str, description: str, operation_id: str) -> dict[str, Any]
                 "multipart, no `file` part, bad metadata) or `Invalid path...` (`request_syntax`).",
             ),
             NO_SESSION,
+            AGREEMENT_ENDED,
             forbidden("write"),
             error(404, "`Path '<path>' doesn't exist` (`io`): uploads never create folders."),
+            error(408, "`timeout`: the request body stopped arriving for `server.body_idle_seconds`."),
             error(413, "The file or the metadata part exceeds a configured limit (`limit`)."),
             RATE_LIMITED,
             SERVER_ERROR,
@@ -120,6 +128,7 @@ def _metadata_get(operation_id: str, summary: str) -> dict[str, Any]:
             {"200": {"description": "System attributes and user keys.", "content": json_content(ref("Metadata"))}},
             error(400, "`No filename specified` or `Invalid path...` (`request_syntax`)."),
             NO_SESSION,
+            AGREEMENT_ENDED,
             forbidden("read"),
             MISSING,
             RATE_LIMITED,
@@ -225,6 +234,7 @@ PATHS: dict[str, Any] = {
                 },
                 error(400, "`No filename specified` or `Invalid path...` (`request_syntax`)."),
                 NO_SESSION,
+                AGREEMENT_ENDED,
                 forbidden("read"),
                 MISSING,
                 error(
@@ -245,6 +255,7 @@ PATHS: dict[str, Any] = {
                 {"200": {"description": "`File deleted`, with the fileset removed.", **OK_FILE}},
                 error(400, "`missing param or syntax error` (`syntax_error`, as documented by STENG)."),
                 NO_SESSION,
+                AGREEMENT_ENDED,
                 forbidden("delete"),
                 MISSING,
                 RATE_LIMITED,
@@ -282,6 +293,7 @@ PATHS: dict[str, Any] = {
                     "`Invalid path...` (`request_syntax`).",
                 ),
                 NO_SESSION,
+                AGREEMENT_ENDED,
                 forbidden("write"),
                 MISSING,
                 error(413, "The body exceeds the configured metadata size (`limit`)."),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.core.metadata import SYSTEM_ATTRIBUTES
-from gateway.openapi.common import CALLER, RATE_LIMITED, SERVER_ERROR, error, json_content, ref, responses
+from gateway.openapi.common import (
+    AGREEMENT_ENDED,
+    CALLER,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    error,
+    json_content,
+    ref,
+    responses,
+)
 from gateway.openapi.partner import NO_SESSION, PATH_PARAMETER, TAG, forbidden
 
 MISSING_FOLDER = error(404, "`Path doesn't exist` (`io`): the folder is not in the user's VFS.")
@@ -54,6 +63,7 @@ def _list_params() -> list[dict[str, Any]]:
 LIST_ERRORS = (
     error(400, "`Invalid parameter '<name>': ...` or `Invalid path...` (`request_syntax`)."),
     NO_SESSION,
+    AGREEMENT_ENDED,
     forbidden("list"),
     MISSING_FOLDER,
     RATE_LIMITED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.core.principal import SCOPES
+from gateway.openapi.common import RATE_HEADERS, RETRY_AFTER
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
@@ -18,6 +18,9 @@ def _ref(name: str) -> dict[str, str]:
 
 def _error(description: str, codes: list[str], challenge: bool = False) -> dict[str, Any]:
     headers: dict[str, Any] = dict(_NO_STORE)
+    if "temporarily_unavailable" in codes:
+        headers.update(RETRY_AFTER)
+        headers.update(RATE_HEADERS)
     if challenge:
         headers["WWW-Authenticate"] = {
             "description": "`Basic realm=...` when the client authenticated with the Authorization header",
@@ -43,9 +46,10 @@ def _client_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
 _CLIENT_ERRORS = {
     "400": _error("bad request", ["invalid_request"]),
     "401": _error("client authentication failed", ["invalid_client"], challenge=True),
+    "410": _error("the agreement of the client's principal has ended", ["invalid_grant"]),
     "429": _error("too many failed attempts from this address or for this client", ["temporarily_unavailable"]),
 }
-_CLIENT_SECURITY: list[dict[str, list[str]]] = [{"OAuth2ClientBasic": []}, {}]
+_CLIENT_SECURITY: list[dict[str, list[str]]] = [{"oauth2ClientBasic": []}, {}]
 
 PATHS: dict[str, Any] = {
     "/token": {
@@ -53,6 +57,7 @@ PATHS: dict[str, Any] = {
             "tags": ["tokens"],
             "summary": "Exchange an API key for a bearer token (seed 002)",
             "operationId": "tokenFromApiKey",
+            "security": [],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -106,6 +111,7 @@ PATHS: dict[str, Any] = {
                     ["invalid_request", "unsupported_grant_type", "invalid_scope", "invalid_grant"],
                 ),
                 "401": _CLIENT_ERRORS["401"],
+                "410": _CLIENT_ERRORS["410"],
                 "429": _CLIENT_ERRORS["429"],
             },
         }
@@ -239,20 +245,5 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["keys"],
         "properties": {"keys": {"type": "array", "items": {"type": "object", "required": ["kty", "kid"]}}},
-    },
-}
-
-SECURITY_SCHEMES: dict[str, Any] = {
-    "BearerToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "From POST /token (an API key) or POST /oauth2/token; any case of 'bearer'.",
-    },
-    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "mft_ak_<id>_<secret>"},
-    "OAuth2ClientBasic": {"type": "http", "scheme": "basic", "description": "client_secret_basic at /oauth2/*"},
-    "OAuth2": {
-        "type": "oauth2",
-        "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": {s: s for s in SCOPES}}},
     },
 }

@@ -27,8 +27,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from gateway import openapi
 from gateway.app import create_app
+from gateway.catalog.passwords import hash_password
 from gateway.settings import Settings
-from tests.e2e.harness import Gateway, default_config, password
+from tests.e2e.harness import Gateway, default_config, password, password_hash
 
 pytestmark = pytest.mark.e2e
 
@@ -72,23 +73,109 @@ def test_openapi_every_route_is_documented_and_nothing_else(tmp_path: Path) -> N
     assert set(_routed(app.routes)) == set(OPERATIONS)
 
 
-def test_openapi_every_operation_documents_its_errors_in_the_envelope() -> None:
+# Each façade answers failures in its own shape (longest prefix wins); None: no error body at all.
+ERROR_SCHEMAS: dict[str, str] = {
+    "/2.0/": "Error",
+    "/admin/": "Error",
+    "/docs": "Error",
+    "/ready": "Error",
+    "/token": "OAuthError",
+    "/oauth2/": "OAuthError",
+    "/v1/oauth/token": "OAuthError",
+    "/v1/": "AutomateError",
+    "/rest/as/job/": "ExecutionStatus",
+}
+# Seed 004: status and abort of an unknown job are a bare 404.
+NO_ERROR_BODY = {("/rest/as/job/status/{jobId}", "get", "404"), ("/rest/as/job/abort/{jobId}", "post", "404")}
+
+
+def _error_schema(path: str) -> str:
+    prefix = max((p for p in ERROR_SCHEMAS if path.startswith(p)), key=len, default=None)
+    assert prefix is not None, f"{path}: which façade's error shape?"
+    return ERROR_SCHEMAS[prefix]
+
+
+def test_openapi_every_operation_documents_its_errors_in_its_api_s_shape() -> None:
     for path, method in OPERATIONS:
         operation = DOCUMENT["paths"][path][method]
         assert operation["operationId"]
         assert "security" in operation, (path, method)
         for status, response in operation["responses"].items():
-            if status.startswith(("4", "5")):
-                schema = response["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+            if not status.startswith(("4", "5")):
+                continue
+            expected = {"$ref": f"#/components/schemas/{_error_schema(path)}"}
+            if (path, method, status) in NO_ERROR_BODY:
+                assert "content" not in response, (path, method, status)
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            assert expected in (schema, *schema.get("allOf", ())[:1]), (path, method, status)
+
+
+def test_openapi_rate_limited_operations_document_429_with_its_headers() -> None:
+    """Every operation behind a credential or a token endpoint is charged by the rate limiter."""
+    for path, method in OPERATIONS:
+        operation = DOCUMENT["paths"][path][method]
+        if not operation["security"] and not path.endswith("/token"):
+            continue  # the public metadata documents are not counted
+        refused = operation["responses"].get("429")
+        assert refused is not None, (path, method)
+        assert {"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Reset"} <= set(refused["headers"]), (path, method)
+
+
+def test_openapi_one_schema_per_envelope_and_shared_security_schemes() -> None:
+    components = DOCUMENT["components"]
+    envelopes = [
+        name
+        for name, schema in components["schemas"].items()
+        if {"result", "message", "errorType"} <= set(schema.get("required", ()))
+    ]
+    assert envelopes == ["Error"]
+    schemes = components["securitySchemes"]
+    assert set(schemes) == {"stengSession", "stengUser", "bearer", "apiKey", "oauth2", "oauth2ClientBasic"}
+    caller: list[dict[str, list[str]]] = [{"stengSession": [], "stengUser": []}, {"bearer": []}, {"apiKey": []}]
+    for path, method in OPERATIONS:
+        if path.startswith(("/2.0/files", "/2.0/metadata", "/2.0/list", "/admin/")):
+            assert DOCUMENT["paths"][path][method]["security"] == caller, (path, method)
+
+
+JOBS_SCOPE = "api.rest.automation-services-job.execute"
+CLIENT, CLIENT_SECRET = "openapi-bot", "openapi-bot-secret"
 
 
 def _world() -> dict[str, dict[str, Any]]:
     """The default test world; alice is also an admin, and her contract (named as the document's
     examples name it) runs a failing command on uploads, so that /admin has real runs to read and
-    retry."""
+    retry. An OAuth client of an operator service account reaches /rest/as/job and /v1, whose tasks
+    only echo. Loopback is on the defender's safe list and the rate limits are far above what the
+    run sends, so generated bad credentials neither ban the run nor turn its answers into 429s."""
     config = default_config()
     config["actors.yaml"]["actors"]["PartnerA"]["users"]["alice"]["admin"] = True
+    config["actors.yaml"]["actors"]["Ops"] = {
+        "kind": "application",
+        "users": {"root": {"password_hash": password_hash("root"), "admin": True}},
+        "service_accounts": {"opbot": {"roles": ["operator"]}},
+    }
+    config["oauth-clients.yaml"] = {
+        "clients": {
+            CLIENT: {
+                "principal": "opbot",
+                "scopes": [JOBS_SCOPE, "runs:read", "runs:write"],
+                "secret_hash": hash_password(CLIENT_SECRET),
+            }
+        }
+    }
+    config["tasks.yaml"] = {
+        "tasks": {
+            "hello": {
+                "params": {"who": "world"},
+                "steps": [{"name": "say", "command": {"argv": ["/bin/echo", "hello {param.who}"]}}],
+            }
+        }
+    }
+    config["gateway.yaml"]["defender"] = {"safe_list": ["127.0.0.0/8", "::1/128"]}
+    config["gateway.yaml"]["rate_limits"] = {
+        tier: 1_000_000 for tier in ("public", "authenticated", "agent", "transfer")
+    }
     contract = config["contracts.yaml"]["contracts"][0]
     contract["name"] = "partner5-http"
     contract["actions"] = [
@@ -158,6 +245,30 @@ def test_openapi_docs_page_loads_only_from_the_gateway(live: Gateway) -> None:
     assert missing.status_code == 404 and missing.json()["result"] == "failed"
 
 
+# Operations the run calls without a credential of theirs (they take one in the body, or none).
+UNCREDENTIALED = {
+    "/2.0/logout",
+    "/2.0/login/basic",
+    "/token",
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/introspect",
+    "/v1/oauth/token",
+}
+
+
+@pytest.fixture(scope="module")
+def bearer(live: Gateway) -> dict[str, str]:
+    """The OAuth client's token, for the machine façades (/rest/as/job, /v1)."""
+    r = httpx.post(
+        f"{live.url}/oauth2/token",
+        auth=(CLIENT, CLIENT_SECRET),
+        data={"grant_type": "client_credentials", "scope": f"{JOBS_SCOPE} runs:read runs:write"},
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 @pytest.fixture(scope="module")
 def api(live: Gateway) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{live.url}/openapi.json")
@@ -165,17 +276,23 @@ def api(live: Gateway) -> schemathesis.BaseSchema:
 
 @pytest.mark.parametrize(("path", "method"), OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in OPERATIONS])
 def test_openapi_schemathesis_live_server(
-    api: schemathesis.BaseSchema, live: Gateway, cookies: dict[str, str], path: str, method: str
+    api: schemathesis.BaseSchema,
+    live: Gateway,
+    cookies: dict[str, str],
+    bearer: dict[str, str],
+    path: str,
+    method: str,
 ) -> None:
     """Generated requests, logged in: no 5xx and every answer as documented."""
     operation = api[path][method]
     # Logging out would end the session the other operations use: logout runs without one (401).
     session = {} if path == "/2.0/logout" else cookies
+    headers = bearer if path.startswith(("/rest/as/job/", "/v1/")) and path != "/v1/oauth/token" else {}
     strategies = [
-        operation.as_strategy(generation_mode=mode, cookies=session)
+        operation.as_strategy(generation_mode=mode, cookies=session, headers=headers)
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
     ]
-    strategies += operation.get_strategies_from_examples(cookies=session)
+    strategies += operation.get_strategies_from_examples(cookies=session, headers=headers)
 
     @settings(
         max_examples=EXAMPLES_PER_MODE * 2,
@@ -187,9 +304,14 @@ def test_openapi_schemathesis_live_server(
     )
     @given(case=st.one_of(strategies))
     def run(case: schemathesis.Case[Any]) -> None:
-        case.call_and_validate(base_url=live.url, checks=CHECKS, timeout=30)
+        statuses.append(case.call_and_validate(base_url=live.url, checks=CHECKS, timeout=30).status_code)
 
+    statuses: list[int] = []
     run()
+    # The run must reach the handlers: neither throttled nor, where it holds a credential, refused.
+    assert set(statuses) - {429}, statuses
+    if path not in UNCREDENTIALED:
+        assert set(statuses) - {401, 403, 429}, statuses
 
 
 # What schemathesis and probing beside it found, kept as plain regression tests: each was a 500
