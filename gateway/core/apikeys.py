@@ -100,9 +100,11 @@ def _detail(record: ApiKeyRecord) -> dict[str, str]:
 
 
 async def get(rt: Runtime, key_id: str) -> ApiKeyRecord:
-    record = await catalog.get(rt.db, key_id) if len(key_id) <= 32 else None
+    # Ids are hex (token_hex): anything else cannot exist, and a NUL would fail PostgreSQL text.
+    possible = len(key_id) <= 32 and key_id.isascii() and key_id.isalnum()
+    record = await catalog.get(rt.db, key_id) if possible else None
     if record is None:
-        raise NotFoundError(f"API key '{key_id}' doesn't exist")
+        raise NotFoundError(f"API key '{key_id[:40]}' doesn't exist")
     return record
 
 

@@ -81,7 +81,7 @@ async def create(rt: Runtime, body: object, source: str) -> tuple[Task, int]:
 
 async def find(rt: Runtime, name: str, version: int | None = None) -> tuple[Task, int]:
     """Version ``version`` (default: the latest) of task ``name``."""
-    if not name or len(name) > 255:
+    if not name or len(name) > 255 or "\0" in name:  # no such name is ever saved (PostgreSQL refuses NUL)
         raise NotFoundError(f"Task '{name[:40]}' doesn't exist")
     found = await (catalog.latest(rt.db, name) if version is None else catalog.get(rt.db, name, version))
     if found is None:
@@ -99,9 +99,15 @@ def effective_params(task: Task, overrides: Mapping[str, object]) -> dict[str, s
             value = "true" if value else "false"
         if not isinstance(value, str | int | float):
             raise InvalidParameterError(key, "expected a string, a number or a boolean")
-        if "\0" in str(value):
+        text = str(value)
+        if "\0" in text:
             raise InvalidParameterError(key, "the value contains a NUL character (it cannot reach a command)")
-        params[key] = str(value)
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidParameterError(key, "the value is not valid Unicode (a lone surrogate)") from None
+        params[key] = text
     return params
 
 

@@ -107,7 +107,10 @@ async def create(request: Request) -> Response:
 
 async def list_keys(request: Request) -> Response:
     rt, _, _ = await _admin(request)
-    found = await apikeys.search(rt, request.query_params.get("owner") or None)
+    owner = request.query_params.get("owner") or None
+    if owner is not None and "\0" in owner:
+        raise InvalidParameterError("owner", "NUL is not allowed")  # PostgreSQL text cannot hold it
+    found = await apikeys.search(rt, owner)
     return _ok(total=len(found), apiKeys=[key_json(r) for r in found])
 
 

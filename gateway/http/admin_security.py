@@ -64,8 +64,8 @@ async def lift_ban(request: Request) -> Response:
     kind, value = request.path_params["kind"], request.path_params["value"]
     if kind not in defender.KINDS:
         raise InvalidParameterError("kind", "expected address or account")
-    if not value or len(value) > _MAX_FILTER:
-        raise InvalidParameterError("value", f"expected 1 to {_MAX_FILTER} characters")
+    if not value or len(value) > _MAX_FILTER or "\0" in value:
+        raise InvalidParameterError("value", f"expected 1 to {_MAX_FILTER} characters, no NUL")
     lifted = await defender.lift(rt, kind, value, by=principal.user, address=principal.client_address)
     if lifted is None:
         raise NotFoundError(f"No ban in force for {kind} '{value}'")
@@ -76,8 +76,8 @@ def _text(request: Request, name: str) -> str | None:
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    if len(value) > _MAX_FILTER:
-        raise InvalidParameterError(name, f"at most {_MAX_FILTER} characters")
+    if len(value) > _MAX_FILTER or "\0" in value:
+        raise InvalidParameterError(name, f"at most {_MAX_FILTER} characters, no NUL")
     return value
 
 

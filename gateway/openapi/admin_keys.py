@@ -44,6 +44,7 @@ PATHS: dict[str, Any] = {
             "security": CALLER,
             "parameters": [{"name": "owner", "in": "query", "schema": {"type": "string"}}],
             "responses": {
+                **error(400, "`request_syntax`: the owner filter holds a NUL."),
                 "200": _ok(
                     "keys", _envelope(total={"type": "integer"}, apiKeys={"type": "array", "items": _ref("ApiKey")})
                 ),

@@ -350,3 +350,33 @@ def test_openapi_found_admin_bad_filter_params_and_run_ids_are_refused(live: Gat
         for method, suffix in (("GET", ""), ("POST", "/abort"), ("POST", "/retry")):
             r = client.request(method, f"/admin/runs/%C2%B9{suffix}")  # "¹": a digit to str.isdigit()
             assert (r.status_code, r.json()["message"]) == (400, "Invalid parameter 'id': expected a run id")
+
+
+def test_openapi_found_nul_and_lone_surrogates_on_the_merged_endpoints_are_refused(
+    live: Gateway, cookies: dict[str, str], bearer: dict[str, str]
+) -> None:
+    """Each was a 500, seen on PostgreSQL (NUL in a text column, or a lone surrogate in a task
+    parameter); now each is this API's own 4xx on both catalogs, and no key or run is made."""
+    with httpx.Client(base_url=live.url, cookies=cookies) as admin:
+        runs, keys = admin.get("/admin/runs").json()["total"], admin.get("/admin/api-keys").json()["total"]
+        r = admin.get("/admin/api-keys", params={"owner": "a\x00b"})
+        assert (r.status_code, r.json()["errorType"]) == (400, "request_syntax") and "'owner'" in r.json()["message"]
+        r = admin.get("/admin/api-keys/%00")
+        assert (r.status_code, r.json()["errorType"]) == (404, "io")
+        r = admin.get("/admin/audit", params={"event": "a\x00"})
+        assert (r.status_code, r.json()["errorType"]) == (400, "request_syntax") and "'event'" in r.json()["message"]
+        r = admin.delete("/admin/bans/address/a%00b")
+        assert (r.status_code, r.json()["errorType"]) == (400, "request_syntax") and "'value'" in r.json()["message"]
+    with httpx.Client(base_url=live.url, headers=bearer) as machine:
+        r = machine.post("/rest/as/job/start-library", params={"path": "hel\x00lo"})
+        assert (r.status_code, r.json()["StatusCode"]) == (404, "Missing")
+        r = machine.post("/v1/tasks/%00/start")
+        assert (r.status_code, r.json()["code"]) == (404, "not_found")
+        surrogate, as_json = '{"who": "\\ud800"}', {"content-type": "application/json"}
+        r = machine.post("/rest/as/job/start-library", params={"path": "hello"}, content=surrogate, headers=as_json)
+        assert (r.status_code, r.json()["StatusCode"]) == (400, "NotSet") and "'who'" in r.json()["Message"]
+        r = machine.post("/v1/tasks/hello/start", content=surrogate, headers=as_json)
+        assert (r.status_code, r.json()["code"]) == (400, "bad_request") and "'who'" in r.json()["message"]
+    with httpx.Client(base_url=live.url, cookies=cookies) as admin:
+        assert admin.get("/admin/runs").json()["total"] == runs
+        assert admin.get("/admin/api-keys").json()["total"] == keys
