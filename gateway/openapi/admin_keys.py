@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.core.principal import SCOPES
-from gateway.openapi.common import AGREEMENT_ENDED, CALLER, RATE_LIMITED, SERVER_ERROR, error, responses
+from gateway.openapi.common import AGREEMENT_ENDED, BODY_TIMEOUT, CALLER, RATE_LIMITED, SERVER_ERROR, error, responses
 
 _JSON = "application/json"
 
@@ -60,6 +60,8 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _ok("created", _WITH_SECRET),
                 **error(400, "`request_syntax`: a bad field (the message names it); nothing created."),
+                **BODY_TIMEOUT,
+                **error(413, "`limit`: the body exceeds 16 KiB."),
                 **_ERRORS,
             },
         },

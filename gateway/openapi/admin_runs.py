@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.openapi.common import (
     AGREEMENT_ENDED,
+    BODY_TIMEOUT,
     CALLER,
     RATE_LIMITED,
     SERVER_ERROR,
@@ -187,6 +188,7 @@ PATHS: dict[str, Any] = {
                 ),
                 *_COMMON,
                 error(404, "`Action '<a>' of contract '<c>' doesn't exist` or `File '<path>' doesn't exist` (`io`)."),
+                BODY_TIMEOUT,
                 error(413, "The body exceeds 64 KiB (`limit`)."),
             ),
         }

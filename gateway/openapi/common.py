@@ -174,5 +174,7 @@ UNAUTHENTICATED = error(
     "`authentication`: no credential, or unknown, expired or mismatched session cookies, or an invalid, "
     "expired or revoked bearer token or API key.",
 )
+BODY_TIMEOUT = error(408, "`timeout`: the request body stopped arriving for `server.body_idle_seconds`.")
+"""Any /2.0 or /admin request with a body (gateway/http/deadline.py); the connection is closed."""
 AGREEMENT_ENDED = error(410, "`authorization`: the agreement of the caller's actor has ended.")
 FORBIDDEN_SCOPE = error(403, "`authorization`: the caller lacks the scope (or admin role) this operation needs.")

@@ -13,6 +13,7 @@ from typing import Any
 from gateway.core.metadata import SYSTEM_ATTRIBUTES
 from gateway.openapi.common import (
     AGREEMENT_ENDED,
+    BODY_TIMEOUT,
     CALLER,
     PUBLIC,
     RATE_LIMITED,
@@ -108,7 +109,7 @@ def _upload(summary: str, description: str, operation_id: str) -> dict[str, Any]
             AGREEMENT_ENDED,
             forbidden("write"),
             error(404, "`Path '<path>' doesn't exist` (`io`): uploads never create folders."),
-            error(408, "`timeout`: the request body stopped arriving for `server.body_idle_seconds`."),
+            BODY_TIMEOUT,
             error(413, "The file or the metadata part exceeds a configured limit (`limit`)."),
             RATE_LIMITED,
             SERVER_ERROR,
@@ -166,6 +167,7 @@ PATHS: dict[str, Any] = {
                 },
                 error(401, "`Invalid username or password` (`authentication`); also for disabled users."),
                 error(404, "`No username or password` (`request_syntax`, 404 as documented by STENG)."),
+                BODY_TIMEOUT,
                 error(413, "The form exceeds 16 KiB (`limit`)."),
                 RATE_LIMITED,
                 SERVER_ERROR,
@@ -296,6 +298,7 @@ PATHS: dict[str, Any] = {
                 AGREEMENT_ENDED,
                 forbidden("write"),
                 MISSING,
+                BODY_TIMEOUT,
                 error(413, "The body exceeds the configured metadata size (`limit`)."),
                 RATE_LIMITED,
                 SERVER_ERROR,

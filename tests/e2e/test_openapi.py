@@ -122,6 +122,14 @@ def test_openapi_rate_limited_operations_document_429_with_its_headers() -> None
         assert {"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Reset"} <= set(refused["headers"]), (path, method)
 
 
+def test_openapi_partner_and_admin_operations_with_a_body_document_the_body_timeout() -> None:
+    with_body = [(p, m) for p, m in OPERATIONS if "requestBody" in DOCUMENT["paths"][p][m]]
+    assert len(with_body) >= 6
+    for path, method in with_body:
+        if path.startswith(("/2.0/", "/admin/")):
+            assert "408" in DOCUMENT["paths"][path][method]["responses"], (path, method)
+
+
 def test_openapi_one_schema_per_envelope_and_shared_security_schemes() -> None:
     components = DOCUMENT["components"]
     envelopes = [
