@@ -90,11 +90,20 @@ PATHS: dict[str, Any] = {
             "summary": "Start the task named id now; the JSON body overrides its parameters",
             "operationId": "automateStartTask",
             "security": _SECURITY,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "examples": {"task": {"value": "nightly-report"}},
+                }
+            ],
             "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {
                 "200": {"description": "The queued run", **_RUN},
                 "400": {"description": "Unknown parameter or bad body", **_ERROR},
+                "413": {"description": "The body exceeds 64 KiB (`too_large`)", **_ERROR},
                 "404": {"description": "Unknown task or missing input file", **_ERROR},
                 **_COMMON,
             },
@@ -106,7 +115,15 @@ PATHS: dict[str, Any] = {
             "summary": "A task run: status.taskRunStatus (queued, running, success, failed, canceled) and steps",
             "operationId": "automateTaskRun",
             "security": _SECURITY,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "examples": {"run": {"value": "1"}},
+                }
+            ],
             "responses": {
                 "200": {"description": "The run", **_RUN},
                 "404": {"description": "Unknown run", **_ERROR},

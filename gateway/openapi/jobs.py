@@ -30,7 +30,15 @@ def _answers(*extra: tuple[str, str]) -> dict[str, Any]:
     return answers
 
 
-_JOB_ID = {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}, "description": "The run id"}
+_JOB_ID = {
+    "name": "jobId",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The run id",
+    "examples": {"job": {"value": "1"}},
+}
+_TASK_EXAMPLES = {"task": {"value": "nightly-report"}}
 
 PATHS: dict[str, Any] = {
     "/rest/as/job/start-library": {
@@ -40,7 +48,13 @@ PATHS: dict[str, Any] = {
             "operationId": "jobStartLibrary",
             "security": _SECURITY,
             "parameters": [
-                {"name": "path", "in": "query", "schema": {"type": "string"}, "description": "The task's name"},
+                {
+                    "name": "path",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "The task's name",
+                    "examples": _TASK_EXAMPLES,
+                },
                 {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "The task's name"},
             ],
             "requestBody": {

@@ -174,7 +174,7 @@ def _world() -> dict[str, dict[str, Any]]:
     }
     config["tasks.yaml"] = {
         "tasks": {
-            "hello": {
+            "nightly-report": {
                 "params": {"who": "world"},
                 "steps": [{"name": "say", "command": {"argv": ["/bin/echo", "hello {param.who}"]}}],
             }
@@ -320,6 +320,8 @@ def test_openapi_schemathesis_live_server(
     assert set(statuses) - {429}, statuses
     if path not in UNCREDENTIALED:
         assert set(statuses) - {401, 403, 429}, statuses
+    if path in ("/v1/tasks/{id}/start", "/rest/as/job/start-library"):
+        assert 200 in statuses, statuses  # the document's example task really starts
 
 
 # What schemathesis and probing beside it found, kept as plain regression tests: each was a 500
@@ -376,14 +378,16 @@ def test_openapi_found_nul_and_lone_surrogates_on_the_merged_endpoints_are_refus
         r = admin.delete("/admin/bans/address/a%00b")
         assert (r.status_code, r.json()["errorType"]) == (400, "request_syntax") and "'value'" in r.json()["message"]
     with httpx.Client(base_url=live.url, headers=bearer) as machine:
-        r = machine.post("/rest/as/job/start-library", params={"path": "hel\x00lo"})
+        r = machine.post("/rest/as/job/start-library", params={"path": "nightly\x00report"})
         assert (r.status_code, r.json()["StatusCode"]) == (404, "Missing")
         r = machine.post("/v1/tasks/%00/start")
         assert (r.status_code, r.json()["code"]) == (404, "not_found")
         surrogate, as_json = '{"who": "\\ud800"}', {"content-type": "application/json"}
-        r = machine.post("/rest/as/job/start-library", params={"path": "hello"}, content=surrogate, headers=as_json)
+        r = machine.post(
+            "/rest/as/job/start-library", params={"path": "nightly-report"}, content=surrogate, headers=as_json
+        )
         assert (r.status_code, r.json()["StatusCode"]) == (400, "NotSet") and "'who'" in r.json()["Message"]
-        r = machine.post("/v1/tasks/hello/start", content=surrogate, headers=as_json)
+        r = machine.post("/v1/tasks/nightly-report/start", content=surrogate, headers=as_json)
         assert (r.status_code, r.json()["code"]) == (400, "bad_request") and "'who'" in r.json()["message"]
     with httpx.Client(base_url=live.url, cookies=cookies) as admin:
         assert admin.get("/admin/runs").json()["total"] == runs
