@@ -15,40 +15,20 @@ import pytest
 from gateway.connectors import open_connector
 from gateway.connectors.base import Connector
 from gateway.errors import HostKeyError, IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
-from tests.connectors.peers import PASSWORD, FaultSftp, Sshd, connection, have_sshd
+from tests.connectors.peers import PASSWORD, FaultSftp, Sshd, connection
 from tests.connectors.transfer import GIB_CASE, assert_flat, run_transfer
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    if not have_sshd():
-        pytest.skip("OpenSSH sshd is not installed (tests/run installs openssh-server when run as root)")
-    server = Sshd(tmp_path_factory.mktemp("sshd")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSftp]:
-    server = FaultSftp(tmp_path_factory.mktemp("fault-sftp")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def faulty(fault_server: FaultSftp) -> Iterator[FaultSftp]:
-    fault_server.faults.reset()
-    for child in fault_server.root.iterdir():
+def faulty(fault_sftp: FaultSftp) -> Iterator[FaultSftp]:
+    fault_sftp.faults.reset()
+    for child in fault_sftp.root.iterdir():
         if child.is_file():
             child.unlink()
-    yield fault_server
-    fault_server.faults.reset()
+    yield fault_sftp
+    fault_sftp.faults.reset()
 
 
 def sshd_config(sshd: Sshd, **extra: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.catalog.passwords import hash_password
-from tests.connectors.peers import FaultSftp, Sshd, have_sshd, make_file, sha256_file
+from tests.connectors.peers import FaultSftp, Sshd, make_file, sha256_file
 from tests.connectors.test_sftp import fault_config, sshd_config
 from tests.e2e.harness import Gateway, default_config, password_hash
 
@@ -23,27 +23,7 @@ pytestmark = pytest.mark.e2e
 SCOPE = "api.rest.automation-services-job.execute"
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    if not have_sshd():
-        pytest.skip("OpenSSH sshd is not installed (tests/run installs openssh-server when run as root)")
-    server = Sshd(tmp_path_factory.mktemp("sshd")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def fault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSftp]:
-    server = FaultSftp(tmp_path_factory.mktemp("fault-sftp")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def config(sshd: Sshd, fault: FaultSftp) -> dict[str, dict[str, Any]]:
+def config(sshd: Sshd, fault_sftp: FaultSftp) -> dict[str, dict[str, Any]]:
     cfg = default_config()
     cfg["actors.yaml"]["actors"]["Ops"] = {
         "kind": "application",
@@ -55,9 +35,9 @@ def config(sshd: Sshd, fault: FaultSftp) -> dict[str, dict[str, Any]]:
             "jobs": {"principal": "opbot", "scopes": [SCOPE, "runs:read"], "secret_hash": hash_password("s3cr3t")}
         }
     }
-    stranger = dict(sshd_config(sshd), host_keys=[fault.host_key_line])  # sshd's real key is not this one
+    stranger = dict(sshd_config(sshd), host_keys=[fault_sftp.host_key_line])  # sshd's real key is not this one
     cfg["connections.yaml"] = {
-        "connections": {"partner": sshd_config(sshd), "backup": fault_config(fault), "stranger": stranger}
+        "connections": {"partner": sshd_config(sshd), "backup": fault_config(fault_sftp), "stranger": stranger}
     }
     retry = {"max_attempts": 3, "backoff_seconds": 0.2, "max_backoff_seconds": 0.5}
     cfg["tasks.yaml"] = {
@@ -112,8 +92,8 @@ def config(sshd: Sshd, fault: FaultSftp) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def gw(sshd: Sshd, fault: FaultSftp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    gateway = Gateway(root=tmp_path_factory.mktemp("gw"), config=config(sshd, fault)).start()
+def gw(sshd: Sshd, fault_sftp: FaultSftp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    gateway = Gateway(root=tmp_path_factory.mktemp("gw"), config=config(sshd, fault_sftp)).start()
     try:
         yield gateway
     finally:
@@ -140,7 +120,7 @@ def run_job(api: httpx.Client, task: str) -> dict[str, Any]:
 
 
 def test_pull_deletes_the_source_and_push_survives_a_dropped_connection(
-    gw: Gateway, api: httpx.Client, sshd: Sshd, fault: FaultSftp
+    gw: Gateway, api: httpx.Client, sshd: Sshd, fault_sftp: FaultSftp
 ) -> None:
     outbox = sshd.root / "outbox"
     outbox.mkdir(exist_ok=True)
@@ -148,19 +128,19 @@ def test_pull_deletes_the_source_and_push_survives_a_dropped_connection(
     (outbox / "a.csv").write_bytes(big)
     (outbox / "b.csv").write_bytes(small)
     (outbox / "keep.txt").write_bytes(b"not matched by the glob")
-    (fault.root / "inbox").mkdir(exist_ok=True)
-    fault.faults.drop_after, fault.faults.drops_left = 300_000, 1
+    (fault_sftp.root / "inbox").mkdir(exist_ok=True)
+    fault_sftp.faults.drop_after, fault_sftp.faults.drops_left = 300_000, 1
     run = run_job(api, "relay")
-    fault.faults.reset()
+    fault_sftp.faults.reset()
     assert run["status"] == "Finished", (run["lastError"], run["steps"])
     fetch, forward = run["steps"]
     assert fetch["status"] == "Finished" and fetch["bytes"] == len(big) + len(small)
     assert [f["path"] for f in fetch["files"]] == ["/in/a.csv", "/in/b.csv"]
     assert sorted(p.name for p in outbox.iterdir()) == ["keep.txt"]  # pulled sources deleted, others kept
     assert forward["status"] == "Finished" and forward["attempts"] == 2, forward
-    pushed = sorted(p.name for p in (fault.root / "inbox").iterdir())
+    pushed = sorted(p.name for p in (fault_sftp.root / "inbox").iterdir())
     assert pushed == ["a.csv", "b.csv"]  # one complete file each, no temporary part left
-    assert hashlib.sha256((fault.root / "inbox" / "a.csv").read_bytes()).digest() == hashlib.sha256(big).digest()
+    assert hashlib.sha256((fault_sftp.root / "inbox" / "a.csv").read_bytes()).digest() == hashlib.sha256(big).digest()
     c = gw.client("appuser")
     try:
         assert c.get("/2.0/files/in/a.csv").content == big
@@ -178,14 +158,14 @@ def test_unknown_host_key_fails_the_step_without_retrying(api: httpx.Client, ssh
     assert (sshd.root / "outbox" / "c.csv").exists()
 
 
-def test_abort_cancels_a_transfer_in_flight(gw: Gateway, api: httpx.Client, fault: FaultSftp) -> None:
+def test_abort_cancels_a_transfer_in_flight(gw: Gateway, api: httpx.Client, fault_sftp: FaultSftp) -> None:
     c = gw.client("appuser")
     try:
         assert c.put("/2.0/files/in/big.bin", files={"file": ("big.bin", os.urandom(1_000_000))}).status_code == 201
     finally:
         c.close()
-    (fault.root / "slow").mkdir(exist_ok=True)
-    fault.faults.write_delay = 0.3  # about 5 s for the file: long enough to abort in the middle
+    (fault_sftp.root / "slow").mkdir(exist_ok=True)
+    fault_sftp.faults.write_delay = 0.3  # about 5 s for the file: long enough to abort in the middle
     try:
         r = api.post("/rest/as/job/start-library", params={"path": "slowpush"}, json={"file": "big.bin"})
         job = r.json()["JobId"]
@@ -200,23 +180,23 @@ def test_abort_cancels_a_transfer_in_flight(gw: Gateway, api: httpx.Client, faul
             assert time.monotonic() - started < 3, "the abort did not stop the transfer"
             time.sleep(0.05)
     finally:
-        fault.faults.reset()
+        fault_sftp.faults.reset()
     status = api.get(f"/rest/as/job/status/{job}").json()
     assert status["StatusCode"] == "Canceled" and "wrong file" in status["Message"]
-    assert not (fault.root / "slow" / "big.bin").exists()  # never published under its name
+    assert not (fault_sftp.root / "slow" / "big.bin").exists()  # never published under its name
 
 
 def test_100_mib_pull_and_push_stream_with_flat_memory(
-    gw: Gateway, api: httpx.Client, sshd: Sshd, fault: FaultSftp
+    gw: Gateway, api: httpx.Client, sshd: Sshd, fault_sftp: FaultSftp
 ) -> None:
     (sshd.root / "big").mkdir(exist_ok=True)
-    (fault.root / "big").mkdir(exist_ok=True)
+    (fault_sftp.root / "big").mkdir(exist_ok=True)
     digest = make_file(sshd.root / "big" / "huge.bin", 100 * 2**20)
     before = gw.hwm_kib()
     run = run_job(api, "bigpull")
     assert run["status"] == "Finished", (run["lastError"], run["steps"])
     assert [s["bytes"] for s in run["steps"]] == [100 * 2**20, 100 * 2**20]
-    assert sha256_file(fault.root / "big" / "huge.bin") == digest
+    assert sha256_file(fault_sftp.root / "big" / "huge.bin") == digest
     grown = gw.hwm_kib() - before
     assert grown < 64 * 1024, f"peak RSS grew by {grown} KiB for a 100 MiB file"  # streamed, never held whole
     limited = run_job(api, "limited")  # VFS app accepts 1 MiB at most
