@@ -18,6 +18,7 @@ from gateway.http import (
     jobs,
     listing,
     metadata,
+    mftplus,
     oauth2,
     token,
 )
@@ -65,4 +66,5 @@ ROUTES: list[BaseRoute] = [
     *jobs.ROUTES,
     *automate.ROUTES,
     *admin_tasks.ROUTES,
+    *mftplus.ROUTES,
 ]
