@@ -23,7 +23,7 @@ import httpx
 from gateway.catalog import runs as catalog
 from gateway.catalog.records import RunRecord
 from gateway.catalog.runs import ClaimedRun
-from gateway.core import commands, routing, taskrun, webhooks
+from gateway.core import commands, redact, routing, taskrun, webhooks
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -189,9 +189,13 @@ class Dispatcher:
             delay = backoff_us(run.attempts, action.retry.backoff_seconds, action.retry.max_backoff_seconds)
             await catalog.reschedule(self.rt.db, run, now, now + delay, outcome.output, outcome.error)
             log.warning("run %s (%s/%s) attempt %d failed: %s; retrying", run.id, run.contract, run.action,
-                        run.attempts, outcome.error)  # fmt: skip
+                        run.attempts, self._shown(outcome.error))  # fmt: skip
             return
         dead = outcome.retryable
         await catalog.finish(self.rt.db, run, "Failed", now, output=outcome.output, error=outcome.error, dead=dead)
         log.error("run %s (%s/%s) failed%s: %s", run.id, run.contract, run.action,
-                  " after its last attempt (dead-lettered)" if dead else "", outcome.error)  # fmt: skip
+                  " after its last attempt (dead-lettered)" if dead else "", self._shown(outcome.error))  # fmt: skip
+
+    def _shown(self, error: str) -> str:
+        """An error as a log line may hold it: no configured secret (a URL's token, a header)."""
+        return redact.text(error, redact.config_values(self.rt.config))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from gateway.catalog import files as file_catalog, runs as catalog
 from gateway.catalog.records import NewEvent, RunRecord
 from gateway.catalog.runs import ClaimedRun
+from gateway.core import redact
 from gateway.core.actions import ActionIndex
 from gateway.core.paths import parse_config_path
 from gateway.core.principal import Principal
@@ -17,10 +18,11 @@ from gateway.errors import InvalidParameterError, NotFoundError, RequestSyntaxEr
 
 
 async def get(rt: Runtime, run_id: int) -> ClaimedRun:
+    """A run and its event as an API may show them (secrets masked, see :mod:`gateway.core.redact`)."""
     found = await catalog.get(rt.db, run_id)
     if found is None:
         raise NotFoundError(f"Run '{run_id}' doesn't exist")
-    return found
+    return dataclasses.replace(found, run=await redact.run(rt, found.run))
 
 
 async def search(
@@ -34,7 +36,8 @@ async def search(
 ) -> tuple[int, list[RunRecord]]:
     if status is not None and status not in catalog.STATUSES:
         raise InvalidParameterError("status", f"expected one of {', '.join(catalog.STATUSES)}")
-    return await catalog.search(rt.db, contract, status, fileset, dead, limit, offset)
+    total, found = await catalog.search(rt.db, contract, status, fileset, dead, limit, offset)
+    return total, [await redact.run(rt, r) for r in found]
 
 
 async def abort(rt: Runtime, run_id: int) -> str:

@@ -21,6 +21,7 @@ from gateway.catalog import files as file_catalog, runs as run_catalog, tasks as
 from gateway.catalog.records import NewEvent, NewRun, RunRecord
 from gateway.config._tasks import canonical, parse_definition
 from gateway.config.schema import Task
+from gateway.core import redact
 from gateway.core.actions import expand
 from gateway.core.paths import parse_config_path
 from gateway.core.runtime import Runtime
@@ -189,10 +190,11 @@ async def fire_tick(
 
 
 async def get_run(rt: Runtime, run_id: int) -> RunRecord:
+    """A task run as an API may show it (secrets masked, see :mod:`gateway.core.redact`)."""
     found = await run_catalog.get(rt.db, run_id)
     if found is None or found.run.kind != catalog.TASK_KIND:
         raise NotFoundError(f"Task run '{run_id}' doesn't exist")
-    return found.run
+    return await redact.run(rt, found.run)
 
 
 async def abort(rt: Runtime, run_id: int, reason: str = "") -> RunRecord:

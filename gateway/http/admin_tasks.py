@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.catalog import tasks as task_catalog
-from gateway.core import scheduler
+from gateway.core import redact, scheduler
 from gateway.core.timefmt import iso_ms, iso_now
 from gateway.http.credentials import require
 from gateway.http.envelope import json_response
@@ -21,7 +21,7 @@ async def list_tasks(request: Request) -> Response:
     found = await task_catalog.names(rt.db)
     body = [
         {"name": t.name, "version": t.version, "origin": t.origin, "createdAt": iso_ms(t.created_at),
-         "definition": json.loads(t.definition)}
+         "definition": redact.definition(json.loads(t.definition))}
         for t in found
     ]  # fmt: skip
     return json_response({"result": "ok", "timestamp": iso_now(), "tasks": body})
