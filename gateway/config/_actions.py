@@ -2,7 +2,8 @@
 
 Each action has a ``name`` (unique within its contract), a trigger (``on``: event types;
 ``path``: a glob over the VFS path; ``metadata``: values the file must carry), optional
-``params`` and ``retry``, and exactly one of ``webhook``, ``command`` or ``route``, which decides
+``params`` and ``retry``, and exactly one of ``webhook``, ``command``, ``route`` or ``task`` (the
+name of a task of tasks.yaml, started with ``params`` as its overrides), which decides
 :attr:`Action.kind`. A command's argv may use ``{placeholder}`` fields (see ``_templates``). A
 route may target any actor's VFS: routing one partner's upload into another partner's outbox is
 its purpose. Header values, environment values, the webhook URL and its secret are never shown
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Literal
@@ -26,17 +27,19 @@ from gateway.config.schema import (
     EVENT_TYPES,
     Action,
     CommandAction,
+    Contract,
     EventType,
     RetryPolicy,
     RouteAction,
+    Task,
     Trigger,
     Vfs,
     WebhookAction,
 )
 from gateway.core.paths import VirtualPath
 
-ActionKind = Literal["webhook", "command", "route"]
-_KINDS: tuple[ActionKind, ...] = ("webhook", "command", "route")
+ActionKind = Literal["webhook", "command", "route", "task"]
+_KINDS: tuple[ActionKind, ...] = ("webhook", "command", "route", "task")
 _ACTION_KEYS = ("name", "on", "path", "metadata", "params", "retry", "enabled", *_KINDS)
 _RETRY_KEYS = ("max_attempts", "backoff_seconds", "max_backoff_seconds")
 _WEBHOOK_KEYS = ("url", "headers", "timeout_seconds", "secret")
@@ -70,7 +73,8 @@ def parse_actions(f: Fields, vfss: Mapping[str, Vfs] | None) -> tuple[Action, ..
         if len(given) != 1:
             got = " and ".join(repr(kind) for kind in given) if given else "none"
             acur.error(
-                f"give exactly one of 'webhook', 'command' or 'route' (it decides what the action does); got {got}"
+                f"give exactly one of 'webhook', 'command', 'route' or 'task' (it decides what the action does); "
+                f"got {got}"
             )
         trigger = Trigger(
             events=_events(a),
@@ -87,10 +91,17 @@ def parse_actions(f: Fields, vfss: Mapping[str, Vfs] | None) -> tuple[Action, ..
             params=_params(a),
             retry=_retry(a),
             enabled=a.flag("enabled", True),
+            task=_task_name(a) if a.has("task") else None,
         )
         if name is not None and len(given) == 1:
             actions.append(action)
     return tuple(actions)
+
+
+def _task_name(a: Fields) -> str | None:
+    """``task``: the name of a task of tasks.yaml (checked against it by the loader)."""
+    name = a.text("task")
+    return None if name is None else check_name(a.at("task"), name, "task name")
 
 
 def _events(a: Fields) -> frozenset[EventType]:
@@ -276,3 +287,23 @@ def _is_control(char: str) -> bool:
 
 def _has_control(text: str) -> bool:
     return any(_is_control(c) for c in text)
+
+
+def task_action_problems(contracts: Iterable[Contract], tasks: Mapping[str, Task]) -> list[str]:
+    """An action naming a task: the task must exist in tasks.yaml and know every one of its params."""
+    problems: dict[str, None] = {}
+    for contract in contracts:
+        for action in contract.actions:
+            if action.task is None:
+                continue
+            where = f"contracts.yaml: contract {contract.name!r}, action {action.name!r}: task"
+            task = tasks.get(action.task)
+            if task is None:
+                known = ", ".join(sorted(tasks)) or "(none)"
+                problems[f"{where} {action.task!r} is not defined in tasks.yaml; its tasks: {known}"] = None
+                continue
+            for key in action.params:
+                if key not in task.params:
+                    known = ", ".join(task.params) or "(none)"
+                    problems[f"{where} {action.task!r} has no parameter {key!r}; its parameters: {known}"] = None
+    return list(problems)

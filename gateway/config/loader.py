@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from gateway.config._actions import task_action_problems
 from gateway.config._actors import parse_actors
 from gateway.config._clients import parse_clients
 from gateway.config._connections import parse_connections
@@ -97,6 +98,8 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     tasks_cur, tasks_data, tasks_ok = _read(config_dir / TASKS_FILE, problems, env, required=False)
     known_connections = connections if connections_ok else None
     tasks = parse_tasks(tasks_cur, tasks_data, vfss, known_connections) if tasks_ok else None
+    if tasks is not None:
+        problems += task_action_problems(contracts, tasks.tasks)
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
     config = GatewayConfig(

@@ -170,7 +170,7 @@ class RouteAction:
 @dataclass(frozen=True, slots=True)
 class Action:
     name: str  # unique within its contract
-    kind: Literal["webhook", "command", "route"]
+    kind: Literal["webhook", "command", "route", "task"]
     trigger: Trigger
     webhook: WebhookAction | None = None
     command: CommandAction | None = None
@@ -178,6 +178,7 @@ class Action:
     params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     retry: RetryPolicy = RetryPolicy()
     enabled: bool = True
+    task: str | None = None  # kind "task": a task of tasks.yaml, started with ``params`` as overrides
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class ActionIndex:
         self._contracts: dict[str, Contract] = {}
         self._globs: dict[str, re.Pattern[str]] = {}
         self._tasks: dict[str, list[Task]] = defaultdict(list)
+        self._task_params = {name: dict(task.params) for name, task in config.tasks.tasks.items()}
         for task in config.tasks.tasks.values():
             if task.trigger is not None:
                 self._tasks[task.trigger_vfs].append(task)
@@ -86,10 +87,17 @@ class ActionIndex:
             return False
         return all(metadata.get(k) == v for k, v in trigger.metadata.items())
 
-    @staticmethod
-    def run_for(contract: str, action: Action, vfs: str, path: str, **overrides: str) -> NewRun:
+    def run_for(self, contract: str, action: Action, vfs: str, path: str, **overrides: str) -> NewRun:
+        """The run an action queues: its own (an implicit one-step task, see ``taskrun``), or, for
+        an action naming a task, a run of that task with the action's params as overrides."""
         params = dict(action.params)
         params.update(overrides)
+        if action.task is not None:
+            params = {**self._task_params.get(action.task, {}), **params}
+            return NewRun(
+                contract=contract, action=action.task, kind="task", max_attempts=1,
+                ordering_key=f"{contract}\x1f{vfs}:{path}", params=params, trigger="event",
+            )  # fmt: skip
         return NewRun(
             contract=contract,
             action=action.name,

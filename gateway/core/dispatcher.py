@@ -23,7 +23,7 @@ import httpx
 from gateway.catalog import runs as catalog
 from gateway.catalog.records import RunRecord
 from gateway.catalog.runs import ClaimedRun
-from gateway.core import commands, redact, routing, taskrun, webhooks
+from gateway.core import redact, taskrun
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -139,18 +139,8 @@ class Dispatcher:
                 task.cancel()
 
     async def _attempt(self, ctx: RunContext) -> Outcome:
-        if ctx.run.kind == "task":
-            return await taskrun.execute(self.rt, self._client, ctx.run, ctx.event)
-        action = self.rt.actions.action(ctx.run.contract, ctx.run.action)
-        if action is None:
-            return Outcome(ok=False, error="the action is no longer configured", retryable=False)
-        if action.webhook is not None:
-            return await webhooks.deliver(self._client, action.webhook, ctx)
-        if action.command is not None:
-            return await commands.run(action.command, ctx)
-        if action.route is not None:
-            return await routing.route(self.rt, action.route, ctx)
-        return Outcome(ok=False, error=f"unknown action kind {action.kind}", retryable=False)
+        """One attempt of any run: a task's, or a contract action's (an implicit one-step task)."""
+        return await taskrun.execute(self.rt, self._client, ctx.run, ctx.event)
 
     async def _execute(self, claimed: ClaimedRun) -> None:
         run = claimed.run

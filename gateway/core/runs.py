@@ -9,7 +9,6 @@ from gateway.catalog import files as file_catalog, runs as catalog
 from gateway.catalog.records import NewEvent, RunRecord
 from gateway.catalog.runs import ClaimedRun
 from gateway.core import redact
-from gateway.core.actions import ActionIndex
 from gateway.core.paths import parse_config_path
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
@@ -75,7 +74,7 @@ async def start(
             raise NotFoundError(f"File '{path}' doesn't exist")
         fileset, size, sha256, event_path = record.fileset, record.size, record.sha256, str(vpath)
         metadata = await file_catalog.get_metadata(rt.db, record.fileset)
-    run = dataclasses.replace(ActionIndex.run_for(contract, configured, bound.vfs, event_path, **params), manual=True)
+    run = dataclasses.replace(rt.actions.run_for(contract, configured, bound.vfs, event_path, **params), manual=True)
     event = NewEvent(
         type="manual", time=now_us(), actor=principal.actor, user=principal.user, vfs=bound.vfs, path=event_path,
         protocol=principal.protocol, contract=contract, fileset=fileset, size=size, sha256=sha256,

@@ -27,7 +27,7 @@ import httpx
 from gateway.catalog import files as file_catalog, tasks as task_catalog
 from gateway.catalog.records import EventRecord, FileRecord, NewEvent, RunRecord
 from gateway.config._tasks import parse_definition
-from gateway.config.schema import PullStep, PushStep, Step, Task
+from gateway.config.schema import PullStep, PushStep, Step, StepKind, Task
 from gateway.connectors import open_connector
 from gateway.core import commands, routing, webhooks
 from gateway.core.files import discard_unless_committed, new_file
@@ -80,7 +80,25 @@ async def load_task(rt: Runtime, run: RunRecord) -> Task | None:
     return task
 
 
+def contract_task(rt: Runtime, run: RunRecord) -> Task | None:
+    """A contract action's run as the implicit one-step task ``contract:<contract>/<action>``."""
+    action = rt.actions.action(run.contract, run.action)
+    if action is None or action.task is not None:
+        return None
+    kind: StepKind = "webhook" if action.webhook else "command" if action.command else "route"
+    step = Step(name=action.name, kind=kind, webhook=action.webhook, command=action.command, route=action.route)
+    return Task(name=f"contract:{run.contract}/{run.action}", steps=(step,), params=action.params)
+
+
 async def execute(rt: Runtime, client: httpx.AsyncClient, run: RunRecord, event: EventRecord) -> Outcome:
+    """One attempt of ``run``. A contract action's implicit task runs its one step on the event
+    itself and reports that step's outcome as the run's (its retries are the run's, under the
+    action's retry policy, recorded in the run's history as they always were)."""
+    if run.kind != task_catalog.TASK_KIND:
+        implicit = contract_task(rt, run)
+        if implicit is None:
+            return Outcome(ok=False, error="the action is no longer configured", retryable=False)
+        return await _step_outcome(rt, client, implicit.steps[0], RunContext(run=run, event=event))
     task = await load_task(rt, run)
     if task is None:
         return Outcome(
@@ -185,15 +203,22 @@ async def _per_file(
     return StepResult(True, output, list(files))
 
 
+async def _step_outcome(rt: Runtime, client: httpx.AsyncClient, step: Step, ctx: RunContext) -> Outcome:
+    """A webhook, command or route step on one event (or file), as one outcome."""
+    if step.webhook is not None:
+        return await webhooks.deliver(client, step.webhook, ctx)
+    if step.command is not None:
+        return await commands.run(step.command, ctx)
+    if step.route is not None:
+        return await routing.route(rt, step.route, ctx)
+    return Outcome(ok=False, error=f"unknown step kind {step.kind}", retryable=False)
+
+
 async def _dispatch(
     rt: Runtime, client: httpx.AsyncClient, run: RunRecord, event: EventRecord, step: Step, files: list[FileRef]
 ) -> StepResult:
-    if step.webhook is not None:
-        hook = step.webhook
-        return await _per_file(run, event, files, lambda ctx: webhooks.deliver(client, hook, ctx))
-    if step.command is not None:
-        command = step.command
-        return await _per_file(run, event, files, lambda ctx: commands.run(command, ctx))
+    if step.webhook is not None or step.command is not None:
+        return await _per_file(run, event, files, lambda ctx: _step_outcome(rt, client, step, ctx))
     if step.route is not None:
         return await _route(rt, run, event, step, files)
     if step.pull is not None:

@@ -290,12 +290,13 @@ BROKEN = [
     case(put(*_A, 0, "on", value="upload"), f"{_WHERE}[0].on: expected a list, got a string", "on-type"),
     case(
         drop(*_A, 2, "route"),
-        f"{_WHERE}[2]: give exactly one of 'webhook', 'command' or 'route' (it decides what the action does); got none",
+        f"{_WHERE}[2]: give exactly one of 'webhook', 'command', 'route' or 'task' (it decides what the action does); "
+        "got none",
         "kind-missing",
     ),
     case(
         put(*_A, 2, "webhook", value={"url": "https://erp.example"}),
-        f"{_WHERE}[2]: give exactly one of 'webhook', 'command' or 'route' (it decides what the action does); "
+        f"{_WHERE}[2]: give exactly one of 'webhook', 'command', 'route' or 'task' (it decides what the action does); "
         "got 'webhook' and 'route'",
         "kind-two",
     ),
