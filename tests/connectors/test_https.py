@@ -14,7 +14,7 @@ import pytest
 from gateway.connectors import open_connector
 from gateway.errors import IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
 from tests.connectors.peers import FileReceiver, Pki, connection
-from tests.connectors.transfer import assert_flat, run_transfer
+from tests.connectors.transfer import GIB_CASE, assert_flat, run_transfer
 
 pytestmark = pytest.mark.anyio
 
@@ -158,8 +158,10 @@ async def test_https_mtls_client_certificate(mtls_receiver: FileReceiver, pki: P
     assert listing(mtls_receiver.root) == ["m.bin"]
 
 
-def test_https_large_push_and_pull_verified_with_flat_memory(receiver: FileReceiver, pki: Pki, tmp_path: Path) -> None:
-    size = 100 * 2**20
+@pytest.mark.parametrize("size", [pytest.param(100 * 2**20, id="100MiB"), GIB_CASE])
+def test_https_large_push_and_pull_verified_with_flat_memory(
+    receiver: FileReceiver, pki: Pki, tmp_path: Path, size: int
+) -> None:
     report = run_transfer(https_config(receiver, pki), tmp_path, size, "large.bin")
     print(f"https {size} bytes: {report}")
     assert_flat(report, size, most_kib=32 * 1024)

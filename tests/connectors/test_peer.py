@@ -15,7 +15,7 @@ from gateway.connectors.base import Connector
 from gateway.connectors.peer import PeerGatewayConnector
 from gateway.errors import IntegrityError, InvalidPathError, RemoteError, RemoteNotFoundError
 from tests.connectors.peers import Pki, connection
-from tests.connectors.transfer import assert_flat, run_transfer
+from tests.connectors.transfer import GIB_CASE, assert_flat, run_transfer
 from tests.e2e.harness import Gateway, password, running
 
 pytestmark = pytest.mark.anyio
@@ -125,8 +125,8 @@ async def test_peer_refused_login_and_acl_are_not_retryable(peer: Gateway, pki: 
         await bob.close()
 
 
-def test_peer_large_push_and_pull_verified_with_flat_memory(peer: Gateway, pki: Pki, tmp_path: Path) -> None:
-    size = 100 * 2**20
+@pytest.mark.parametrize("size", [pytest.param(100 * 2**20, id="100MiB"), GIB_CASE])
+def test_peer_large_push_and_pull_verified_with_flat_memory(peer: Gateway, pki: Pki, tmp_path: Path, size: int) -> None:
     peer_before = peer.hwm_kib()
     report = run_transfer(peer_config(peer, pki), tmp_path, size, "large.bin")
     print(f"gateway {size} bytes: {report}; peer VmHWM {peer_before} -> {peer.hwm_kib()} KiB")
