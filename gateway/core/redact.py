@@ -36,6 +36,8 @@ _SECRET_WORDS = ("secret", "password", "passphrase", "token", "private_key", "ap
 _MAPS = ("headers", "env")
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _cache: dict[int, tuple[GatewayConfig, frozenset[str]]] = {}
+_version_cache: dict[tuple[int, str, int], frozenset[str]] = {}
+_VERSION_CACHE_SIZE = 4096
 
 
 def secret_key(key: str) -> bool:
@@ -179,11 +181,17 @@ def steps(state: Iterable[Mapping[str, object]], secrets: Iterable[str]) -> list
 async def run_secrets(rt: Runtime, run: RunRecord) -> frozenset[str]:
     """The secrets a run's answers may hold: the configuration's and its task version's."""
     found = config_values(rt.config)
-    if run.kind == task_catalog.TASK_KIND and run.task_version is not None:
+    if run.kind != task_catalog.TASK_KIND or run.task_version is None:
+        return found
+    key = (id(rt.db), run.action, run.task_version)  # a task version never changes: cache its secrets
+    own = _version_cache.get(key)
+    if own is None:
         version = await task_catalog.get(rt.db, run.action, run.task_version)
-        if version is not None:
-            found = found | values_in(json.loads(version.definition))
-    return found
+        own = frozenset() if version is None else frozenset(values_in(json.loads(version.definition)))
+        if len(_version_cache) >= _VERSION_CACHE_SIZE:
+            _version_cache.clear()
+        _version_cache[key] = own
+    return found | own
 
 
 async def run(rt: Runtime, record: RunRecord) -> RunRecord:
