@@ -1,10 +1,14 @@
-"""Executing one task run: its steps in order, each with retry, timeout and error policy.
+"""The one executor: every run the dispatcher claims is a task run, its steps in order, each with
+retry, timeout and error policy.
 
-Called by the dispatcher for a claimed run of kind ``task`` (the same claim, lease, abort and
-record path as a contract action's run). Steps pass files on: a step's input is the files the
-previous step produced (a pull's pulled files, a route's copies; a command, webhook or push
-passes its input through), and the first step's input is the trigger's file, if any. A webhook
-or command step runs once per input file, or once with the trigger alone when there is none.
+A contract action's run (kinds ``webhook``/``command``/``route``) is the implicit one-step task
+``contract:<contract>/<action>`` (:func:`contract_task`): its step runs on the event itself and
+its outcome is the run's, retried by the dispatcher under the action's policy.
+
+Steps pass files on: a step's input is the files the previous step produced (a pull's pulled
+files, a route's copies; a command, webhook or push passes its input through), and the first
+step's input is the trigger's file, if any. A webhook or command step runs once per input file,
+or once with the trigger alone when there is none.
 
 Per-step state (status, attempts, bytes, error, output, files) is written to the run after each
 attempt, so a status poll shows progress. A run claimed again after its peer died resumes after
