@@ -202,7 +202,7 @@ _RUN_PROPERTIES: dict[str, Any] = {
     "eventId": {"type": "string", "pattern": "^[0-9]+$"},
     "contract": {"type": "string"},
     "action": {"type": "string"},
-    "kind": {"type": "string", "description": "`webhook`, `command` or `route`."},
+    "kind": {"type": "string", "description": "`webhook`, `command` or `route` (a contract action), or `task`."},
     "status": ref("RunStatus"),
     "dead": {"type": "boolean", "description": "Failed after its last attempt (dead-lettered)."},
     "attempts": {"type": "integer", "minimum": 0},
