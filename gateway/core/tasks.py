@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from gateway.catalog import files as file_catalog, runs as run_catalog, tasks as catalog
 from gateway.catalog.records import NewEvent, NewRun, RunRecord
+from gateway.catalog.tasks import TaskVersion
 from gateway.config._tasks import canonical, parse_definition
 from gateway.config.schema import Task
 from gateway.core import redact
@@ -187,6 +188,11 @@ async def fire_tick(
     if run_id:
         rt.wake()
     return run_id
+
+
+async def definitions(rt: Runtime) -> list[tuple[TaskVersion, object]]:
+    """Each task's latest version with its definition as an API may show it (secrets masked)."""
+    return [(found, redact.definition(json.loads(found.definition))) for found in await catalog.names(rt.db)]
 
 
 async def get_run(rt: Runtime, run_id: int) -> RunRecord:

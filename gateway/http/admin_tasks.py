@@ -3,14 +3,11 @@ next and last fire times (``runs:read``), in the admin API's envelope."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.catalog import tasks as task_catalog
-from gateway.core import redact, scheduler
+from gateway.core import scheduler, tasks
 from gateway.core.timefmt import iso_ms, iso_now
 from gateway.http.credentials import require
 from gateway.http.envelope import json_response
@@ -18,11 +15,10 @@ from gateway.http.envelope import json_response
 
 async def list_tasks(request: Request) -> Response:
     rt, _ = await require(request, "runs:read")
-    found = await task_catalog.names(rt.db)
     body = [
         {"name": t.name, "version": t.version, "origin": t.origin, "createdAt": iso_ms(t.created_at),
-         "definition": redact.definition(json.loads(t.definition))}
-        for t in found
+         "definition": shown}
+        for t, shown in await tasks.definitions(rt)
     ]  # fmt: skip
     return json_response({"result": "ok", "timestamp": iso_now(), "tasks": body})
 
