@@ -8,4 +8,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-ROUTES: list[BaseRoute] = []
+from gateway.http.mftplus import jobs as api_jobs, pipelines as api_pipelines
+
+ROUTES: list[BaseRoute] = [
+    # i13b: jobs and pipelines
+    *api_jobs.ROUTES,
+    *api_pipelines.ROUTES,
+]
