@@ -14,6 +14,9 @@ CLIENTS = {"admin": ("ops-admin", "admin-secret"), "acme": ("acme-app", "acme-se
            "globex": ("globex-app", "globex-secret")}  # fmt: skip
 
 
+ENROL = {"acme": "enrol-acme-jobs", "globex": "enrol-globex-jobs"}
+
+
 def world(connections: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     config = default_config()
     actors = config["actors.yaml"]["actors"]
@@ -34,6 +37,10 @@ def world(connections: dict[str, Any] | None = None) -> dict[str, dict[str, Any]
         }
     }
     config["tasks.yaml"] = {"limits": {"max_active_runs": 20}, "tasks": {}}
+    config["gateway.yaml"]["agents"] = {
+        "enrollments": [{"id": ENROL["acme"], "customer": "alice", "uses": 50},
+                        {"id": ENROL["globex"], "customer": "sam", "uses": 50}]
+    }  # fmt: skip
     if connections:
         config["connections.yaml"] = {"connections": connections}
     return config
@@ -57,3 +64,12 @@ def envelope_error(r: httpx.Response, status: int) -> dict[str, Any]:
     body = r.json()
     assert body["success"] is False and isinstance(body["error"], str) and body["error"], body
     return dict(body)
+
+
+def agent(gw: Gateway, who: str, name: str) -> tuple[str, httpx.Client]:
+    """Register an agent of ``who``'s partner by enrollment id; its id and a client sending its key."""
+    body = {"name": name, "hostname": f"{name}.example.com", "os": "linux", "customerIdentifier": ENROL[who]}
+    r = httpx.post(f"{gw.url}/api/agents/register", json=body)
+    assert r.status_code == 201, r.text
+    data = r.json()["data"]
+    return data["agent"]["id"], httpx.Client(base_url=gw.url, headers={"X-API-Key": data["apiKey"]}, timeout=30)
