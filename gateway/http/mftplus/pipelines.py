@@ -89,8 +89,8 @@ async def schema(request: Request) -> Response:
 
 
 async def dry_run(request: Request) -> Response:
-    rt, _ = await caller(request)
-    checked = pipelines.check(rt, await _yaml_text(request))
+    rt, who = await caller(request)
+    checked = pipelines.check(rt, await _yaml_text(request), who)
     if checked.problems:
         raise InvalidInputError(
             f"Invalid pipeline YAML: {len(checked.problems)} problem(s)", [p.as_json() for p in checked.problems]
