@@ -127,6 +127,11 @@ def test_job_claim_lease_conflict_and_resume(gw: Gateway, admin: httpx.Client) -
         resumed = claim(acme_key, job["id"], run["id"])  # the agent restarted and names its run
         assert resumed.status_code == 200, resumed.text
         assert resumed.json()["data"]["id"] == run["id"] and resumed.json()["data"]["attempts"] == 1
+        lease = resumed.json()["data"]["leaseExpiresAt"]
+        time.sleep(0.05)
+        assert acme_key.post("/api/agents/heartbeat", json={"status": "online"}).status_code == 200
+        (held,) = admin.get(f"/api/jobs/{job['id']}/runs").json()["data"]
+        assert held["leaseExpiresAt"] > lease  # the heartbeat renewed the lease of the run it holds
         time.sleep(2 * MINUTE + 0.5)  # the lease expires: the run is handed back, not duplicated
         again = claim(acme_key, job["id"])
         assert again.status_code == 200 and again.json()["data"]["id"] == run["id"], again.text
