@@ -22,7 +22,7 @@ from gateway.config.pipeline_yaml import ORIGIN, Problem, locate, read
 from gateway.config.schema import Task
 from gateway.core import tasks
 from gateway.core.job_schedules import TASK_PREFIX
-from gateway.core.owners import Caller, InvalidInputError, StateConflictError, ensure_admin
+from gateway.core.owners import Caller, InvalidInputError, StateConflictError, ensure_admin, plausible_id
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.errors import BusyError, NotFoundError
@@ -118,7 +118,7 @@ async def create(
 
 async def get(rt: Runtime, caller: Caller, pipeline_id: str) -> PipelineRecord:
     """The pipeline if the caller may see it; NotFoundError otherwise (never a 403: it leaks)."""
-    found = await catalog.get(rt.db, pipeline_id) if len(pipeline_id) <= 36 else None
+    found = await catalog.get(rt.db, pipeline_id) if plausible_id(pipeline_id) else None
     if found is None or not caller.sees(found.owner):
         raise NotFoundError(f"Pipeline '{pipeline_id[:40]}' doesn't exist")
     return found

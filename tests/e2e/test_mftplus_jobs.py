@@ -175,3 +175,11 @@ def test_job_without_agent_runs_on_the_gateway(gw: Gateway, admin: httpx.Client,
     finally:
         files.close()
     assert admin.patch(f"/api/jobs/{job['id']}", json={"enabled": False}).status_code == 200
+
+
+def test_job_hostile_ids_are_clean_answers(admin: httpx.Client) -> None:
+    for job in ("%00", "%ED%A0%80", "x" * 300):
+        envelope_error(admin.get(f"/api/jobs/{job}"), 404)
+        envelope_error(admin.patch(f"/api/jobs/{job}/runs/{job}", json={"status": "failed"}), 404)
+    assert admin.get("/api/jobs", params={"agentId": "a\x00"}).json()["data"] == []
+    envelope_error(admin.post("/api/jobs", json=job_body("a\x00b")), 400)

@@ -246,3 +246,14 @@ def test_pipeline_patch_then_delete(admin: httpx.Client) -> None:
     envelope_error(admin.patch(f"/api/pipelines/{made['id']}", json={"yaml": ECHO}), 400)  # metadata only
     assert admin.delete(f"/api/pipelines/{made['id']}").json()["data"]["deleted"] is True
     envelope_error(admin.get(f"/api/pipelines/{made['id']}"), 404)
+
+
+def test_pipeline_hostile_ids_and_text_are_clean_answers(admin: httpx.Client) -> None:
+    for pipeline in ("%00", "a%00b", "%ED%A0%80", "x" * 300, "..%2F.."):
+        envelope_error(admin.get(f"/api/pipelines/{pipeline}"), 404)
+    envelope_error(admin.get("/api/pipelines", params={"search": "a\x00b"}), 400)
+    lone = b'{"identifier": "lone", "name": "\\ud800", "yaml": "steps: []"}'
+    envelope_error(admin.post("/api/pipelines", content=lone, headers={"content-type": "application/json"}), 400)
+    envelope_error(admin.post("/api/pipelines/dry-run", json={"yaml": "steps:\x00"}), 400)
+    envelope_error(admin.post("/api/pipelines", content=b"[1]", headers={"content-type": "application/json"}), 400)
+    envelope_error(admin.post("/api/pipelines", content=b"{", headers={"content-type": "application/json"}), 400)
