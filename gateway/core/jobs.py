@@ -182,9 +182,9 @@ class Claimed:
 async def claim(rt: Runtime, caller: Caller, job_id: str, resume_id: str | None) -> Claimed:
     """The run the calling agent works on now (see the module docstring); StateConflictError
     when none is due, the tick already ran, or another holder's lease is live."""
+    job = await get(rt, caller, job_id)  # first: a job the caller cannot see is missing (404)
     if caller.agent_id is None:
         raise AuthorizationError("Only the job's agent starts its runs (X-API-Key)")
-    job = await get(rt, caller, job_id)
     if not job.enabled:
         raise StateConflictError(f"Job '{job.id}' is disabled")
     now = await task_catalog.db_now_us(rt.db, now_us())

@@ -35,3 +35,8 @@ def test_pipeline_yaml_locate_falls_back_to_the_deepest_node_found() -> None:
     assert (missing.line, missing.column) == (1, 1)
     whole = locate(parsed.node, "pipeline: expected a task (a mapping with 'steps', ...), got a list")
     assert (whole.line, whole.path) == (1, "")
+
+
+def test_pipeline_yaml_control_characters_have_their_position() -> None:
+    (problem,) = read("steps:\n  - a\x08\n").problems
+    assert (problem.line, problem.column) == (2, 6) and "invalid YAML" in problem.message
