@@ -348,4 +348,3 @@ transfers = Table(
 Index("ix_transfers_started", transfers.c.started_at, transfers.c.id)
 Index("ix_transfers_partner", transfers.c.partner, transfers.c.started_at)
 Index("ix_transfers_agent", transfers.c.agent_id, transfers.c.started_at)
-Index("ix_transfers_status", transfers.c.status, transfers.c.started_at)

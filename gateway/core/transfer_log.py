@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from gateway.catalog import transfers as catalog
 from gateway.catalog.db import Database
@@ -31,15 +31,16 @@ _RETRY_SECONDS = 5.0
 _MAX_PENDING = 100_000  # beyond this (catalog down for long), new rows are dropped, with a log line
 
 
-@dataclass(eq=False)
 class Tracker:
     """One transfer in flight; :meth:`add` is cheap enough to call per chunk."""
 
-    book: _Book
-    record: TransferRecord
-    written: bool = False  # whether the row is in the catalog
-    last_write: float = field(default_factory=time.monotonic)
-    started: float = field(default_factory=time.monotonic)
+    __slots__ = ("book", "record", "written", "last_write", "started")
+
+    def __init__(self, book: _Book, record: TransferRecord) -> None:
+        self.book = book
+        self.record = record
+        self.written = False  # whether the row is in the catalog
+        self.last_write = self.started = time.monotonic()
 
     def add(self, count: int) -> None:
         r = self.record
@@ -100,9 +101,9 @@ class _Book:
         batch, self.dirty = self.dirty, {}
         if not batch:
             return
-        # Copies: a chunk counted while the write is in flight must not tear a row.
-        new = [replace(t.record) for t in batch.values() if not t.written]
-        changed = [replace(t.record) for t in batch.values() if t.written]
+        # Snapshots: a chunk counted while the write is in flight must not tear a row.
+        new = [catalog.snapshot(t.record) for t in batch.values() if not t.written]
+        changed = [catalog.snapshot(t.record) for t in batch.values() if t.written]
         try:
             await catalog.save_many(self.db, new, changed)
         except BaseException:
