@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 import weakref
@@ -124,6 +125,17 @@ def _book(db: Database) -> _Book:
     return book
 
 
+def new_id() -> str:
+    """A UUID whose first 48 bits are the time in ms (the layout of UUIDv7, RFC 9562): new rows
+    land at the end of the primary-key index instead of on a random page, so a batch of inserts
+    dirties a few pages, not one per row."""
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | rand & (1 << 62) - 1
+    )
+    return str(uuid.UUID(int=value))
+
+
 def begin(
     db: Database, *, direction: str, protocol: str, source: str, destination: str, partner: str, owner: str,
     size: int | None = None, sha256: str | None = None, run_id: int | None = None,
@@ -131,7 +143,7 @@ def begin(
     """A running transfer, recorded by the next flush."""
     now = now_us()
     record = TransferRecord(
-        id=str(uuid.uuid4()), direction=direction, protocol=protocol, source=source[:4096],
+        id=new_id(), direction=direction, protocol=protocol, source=source[:4096],
         destination=destination[:4096], size=size, bytes_transferred=0, progress=0, speed=0, status="running",
         started_at=now, ended_at=None, updated_at=now, sha256=sha256, agent_id=None, partner=partner, owner=owner,
         run_id=run_id, error=None,
