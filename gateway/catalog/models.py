@@ -19,7 +19,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
+    true,
 )
 
 metadata = MetaData()
@@ -284,4 +286,140 @@ schedule_ticks = Table(
     Column("run_id", BigInteger, nullable=True),
     Column("fired_at", BigInteger, nullable=False),
     Column("fired_by", String(128), nullable=False, server_default=""),
+)
+
+# --- i13a: agents and transfers (seed 001; migration 0009_i13a) ---------------------------------
+# An agent belongs to a customer (``owner``, a configured user) of a partner (``partner``, its
+# actor); its X-API-Key is an ``api_keys`` row (``api_key_id``). ``last_seen`` is written with
+# the catalog's clock by each heartbeat; online/offline is computed when read.
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("hostname", String(255), nullable=False, server_default=""),
+    Column("os", String(64), nullable=False, server_default=""),
+    Column("version", String(64), nullable=False, server_default=""),
+    Column("owner", String(255), nullable=False),
+    Column("partner", String(255), nullable=False),
+    Column("api_key_id", String(32), nullable=False, unique=True),
+    Column("enrollment", String(128), nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("reported_status", String(32), nullable=False, server_default="online"),
+    Column("load", Text, nullable=True),  # the last heartbeat's numbers, as JSON numbers
+    Column("memory", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
+)
+Index("ix_agents_partner", agents.c.partner, agents.c.created_at)
+
+# How often each configured enrollment id was used, shared by every peer.
+agent_enrollments = Table(
+    "agent_enrollments",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("used", Integer, nullable=False),
+)
+
+# Every movement of bytes: a /2.0 upload or download, a task run's pull or push, an agent's report.
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("direction", String(16), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("source", Text, nullable=False, server_default=""),
+    Column("destination", Text, nullable=False, server_default=""),
+    Column("size", BigInteger, nullable=True),
+    Column("bytes_transferred", BigInteger, nullable=False, server_default="0"),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("speed", BigInteger, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=True),
+    Column("agent_id", String(36), nullable=True),
+    Column("partner", String(255), nullable=False, server_default=""),
+    Column("owner", String(255), nullable=False, server_default=""),
+    Column("run_id", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+)
+Index("ix_transfers_started", transfers.c.started_at, transfers.c.id)
+Index("ix_transfers_partner", transfers.c.partner, transfers.c.started_at)
+Index("ix_transfers_agent", transfers.c.agent_id, transfers.c.started_at)
+
+# --- i13b: seed 001's jobs and pipelines (migration 0010_i13b) ---------------------------------
+# A job: a cron-scheduled transfer, claimed by its agent, or (no agent) run on the gateway as the
+# implicit task ``job-<id>``. ``owner`` is the partner user who may see it ("" = admins only).
+api_jobs = Table(
+    "api_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(255), nullable=False, server_default=""),
+    Column("agent_id", String(36), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("destination_path", Text, nullable=False),
+    Column("schedule", String(120), nullable=False),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("protocol", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_api_jobs_agent", api_jobs.c.agent_id)
+Index("ix_api_jobs_owner", api_jobs.c.owner)
+
+# A run of an agent's job: one per (job, tick), the unique key making a tick run once; the agent
+# holding it renews ``lease_until``; an expired lease hands the run back to the next claim.
+api_job_runs = Table(
+    "api_job_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(36), nullable=False),
+    Column("tick", BigInteger, nullable=False),
+    Column("agent_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),  # running | completed | failed | canceled
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("bytes", BigInteger, nullable=False, server_default="0"),
+    Column("files", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=False, server_default=""),
+    UniqueConstraint("job_id", "tick", name="uq_api_job_runs_tick"),
+)
+Index("ix_api_job_runs_job", api_job_runs.c.job_id, api_job_runs.c.started_at)
+
+# A pipeline is a task (task_versions) plus its API metadata; ``identifier`` is the task's name.
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("identifier", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False),
+    Column("owner", String(255), nullable=False, server_default=""),
+    Column("version", Integer, nullable=False),  # the current pipeline version
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_pipelines_owner", pipelines.c.owner)
+
+# Every YAML text a pipeline was given, byte for byte, with its SHA-256 and the task version it
+# parsed to (equal definitions share a task version; their texts still differ).
+pipeline_versions = Table(
+    "pipeline_versions",
+    metadata,
+    Column("pipeline_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("yaml", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("task_version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )

@@ -199,7 +199,7 @@ async def _dispatch(
     if step.pull is not None:
         return await transfer_steps.pull(rt, run, step.pull)
     if step.push is not None:
-        return await transfer_steps.push(rt, step.push, files)
+        return await transfer_steps.push(rt, run, step.push, files)
     return StepResult(False, [], [], error=f"unknown step kind {step.kind}", retryable=False)
 
 
