@@ -9,15 +9,98 @@ process is killed (SIGKILL) is lost; a graceful stop drains the queue.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import logging.handlers
 import queue
 import sys
+import threading
+import time
 
 from gateway.logsafe import OneLineFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ACCESS_LOGGER = "gateway.access"
+
+
+class _AccessLines:
+    """Access-log lines of one event-loop iteration, queued as one item: (time, message) pairs."""
+
+    __slots__ = ("lines", "thread")
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.thread = threading.get_ident()  # the loop's: only it adds lines or flushes them early
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Queues a record after the access lines its thread has pending, keeping the order of lines."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if _pending is not None and _pending.thread == threading.get_ident():
+            _flush_access()
+        super().enqueue(record)
+
+
+class _Listener(logging.handlers.QueueListener):
+    """Writes queued records and, for a batch of access lines, one record per line, made here
+    in the listener thread exactly as ``logging`` would have made it on the loop."""
+
+    def handle(self, record: logging.LogRecord | _AccessLines) -> None:
+        if not isinstance(record, _AccessLines):
+            super().handle(record)
+            return
+        for created, message in record.lines:
+            rec = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None)
+            rec.created, rec.msecs = created, int((created - int(created)) * 1000) + 0.0
+            super().handle(rec)
+
+
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
+_records: queue.SimpleQueue[logging.LogRecord | _AccessLines] | None = None
+_handler: _QueueHandler | None = None
+_pending: _AccessLines | None = None
+
+
+def _flush_access() -> None:
+    global _pending
+    batch, _pending = _pending, None
+    if batch is not None and _records is not None:
+        _records.put_nowait(batch)
+
+
+def access_line(message: str) -> bool:
+    """Queue one access-log line without ``logging``'s per-record work; False when that is not
+    the same as logging it (this module's handler is not the only one, or a logger on the way
+    filters or handles records itself), and then the caller logs it the usual way.
+
+    Lines of one loop iteration go to the listener thread as one queue item, flushed at the end
+    of the iteration; the listener formats and writes them as records of ``gateway.access``.
+    """
+    global _pending
+    if _handler is None or not _plain_route():
+        return False
+    if _pending is not None and _pending.thread != threading.get_ident():
+        return False  # another thread's loop holds the batch (tests run several): log as usual
+    if _pending is None:
+        _pending = _AccessLines()
+        asyncio.get_running_loop().call_soon(_flush_access)
+    _pending.lines.append((time.time(), message))
+    return True
+
+
+def _plain_route() -> bool:
+    """Whether an INFO record of gateway.access would reach only this module's queue handler."""
+    if not _ACCESS.isEnabledFor(logging.INFO):
+        return False
+    logger: logging.Logger | None = _ACCESS
+    while logger is not None and logger.parent is not None:
+        if logger.handlers or logger.filters or not logger.propagate:
+            return False
+        logger = logger.parent
+    root = logging.getLogger()
+    return len(root.handlers) == 1 and root.handlers[0] is _handler and not root.filters and not _handler.filters
 
 
 def configure(level: str, tag: str = "") -> None:
@@ -27,18 +110,20 @@ def configure(level: str, tag: str = "") -> None:
     ``serve --workers`` apart. Every record is one line with request-derived text escaped
     (gateway.logsafe); a traceback follows on indented lines.
     """
+    global _records, _handler
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
         root.setLevel(level.upper())
         return
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    records: queue.SimpleQueue[logging.LogRecord | _AccessLines] = queue.SimpleQueue()
     target = logging.StreamHandler(sys.stderr)
     fmt = FORMAT.replace("%(name)s:", f"%(name)s [{tag}, pid %(process)d]:") if tag else FORMAT
     target.setFormatter(OneLineFormatter(fmt))
-    listener = logging.handlers.QueueListener(records, target, respect_handler_level=False)
+    listener = _Listener(records, target, respect_handler_level=False)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(logging.handlers.QueueHandler(records))
+    _records, _handler = records, _QueueHandler(records)
+    root.addHandler(_handler)
     root.setLevel(level.upper())
     listener.start()
     atexit.register(listener.stop)
