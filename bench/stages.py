@@ -41,7 +41,7 @@ TOTALS: dict[str, float] = defaultdict(float)
 STAGES: dict[str, list[str]] = {
     "session (cookies, session lookup)": ["gateway.http.credentials:authenticate"],
     "rate limit": ["gateway.http.ratelimit:charge"],
-    "path parsing": ["gateway.http.vpath:from_request", "gateway.http.hotpath:parse_vpath"],
+    "path parsing": ["gateway.http.vpath:from_request"],
     "contract + ACL + VFS tree": [
         "gateway.core.contracts:resolve",
         "gateway.core.contracts:Access.ensure",
