@@ -30,12 +30,13 @@ ACCESS_FLUSH_SECONDS = 0.05
 
 
 class _AccessLines:
-    """Access-log lines of one event-loop iteration, queued as one item: (time, message) pairs."""
+    """Access-log lines gathered on one event loop, queued as one item: (time, message) pairs."""
 
-    __slots__ = ("lines", "thread")
+    __slots__ = ("lines", "loop", "thread")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.lines: list[tuple[float, str]] = []
+        self.loop = loop
         self.thread = threading.get_ident()  # the loop's: only it adds lines or flushes them early
 
 
@@ -88,12 +89,17 @@ def access_line(message: str) -> bool:
     global _pending
     if _handler is None or not _plain_route():
         return False
-    if _pending is not None and _pending.thread != threading.get_ident():
-        return False  # another thread's loop holds the batch (tests run several): log as usual
-    if _pending is None:
-        _pending = _AccessLines()
-        asyncio.get_running_loop().call_later(ACCESS_FLUSH_SECONDS, _flush_access)
-    _pending.lines.append((time.time(), message))
+    loop = asyncio.get_running_loop()
+    batch = _pending
+    if batch is not None and batch.loop is not loop:
+        if batch.thread != threading.get_ident():
+            return False  # another thread's loop holds the batch (tests run several): log as usual
+        _flush_access()  # left by an earlier loop of this thread, whose timer will never fire
+        batch = None
+    if batch is None:
+        batch = _pending = _AccessLines(loop)
+        loop.call_later(ACCESS_FLUSH_SECONDS, _flush_access)
+    batch.lines.append((time.time(), message))
     return True
 
 

@@ -29,6 +29,25 @@ async def main() -> None:
 asyncio.run(main())
 """
 
+TWO_LOOPS = r"""
+import asyncio, os, sys, time
+from gateway import logsetup
+
+logsetup.configure("info")
+
+async def first() -> None:
+    logsetup.access_line("from the first loop")  # the loop ends before its flush timer fires
+
+async def second() -> None:
+    logsetup.access_line("from the second loop")
+    await asyncio.sleep(logsetup.ACCESS_FLUSH_SECONDS * 3)
+
+asyncio.run(first())
+asyncio.run(second())
+time.sleep(0.3)  # the listener thread writes what it was handed
+os.write(2, b"MARK\n")
+"""
+
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
 
 
@@ -56,3 +75,9 @@ def test_another_handler_or_level_gets_the_usual_logging_path() -> None:
     silenced = run("", "warning")
     assert "took [False, False, False, False]" in silenced.stdout
     assert "gateway.access" not in silenced.stderr
+
+
+def test_lines_left_by_an_ended_loop_are_flushed_with_the_next_loops() -> None:
+    out = subprocess.run([sys.executable, "-c", TWO_LOOPS], capture_output=True, text=True, timeout=60, check=True)
+    lines = [line.split(": ", 1)[-1] for line in out.stderr.splitlines()]
+    assert lines == ["from the first loop", "from the second loop", "MARK"]
