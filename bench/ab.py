@@ -103,6 +103,11 @@ def main() -> None:
                     f"download {down:6.0f} req/s {down_ms:.3f} ms CPU",
                     flush=True,
                 )
+        for name, gw in gws.items():  # per process tree: supervisor and workers summed
+            print(
+                f"RSS {name:9s} idle {gw.rss_ready_kib / 1024:.1f} MiB, after login {gw.rss_login_kib / 1024:.1f} MiB, "
+                f"peak {gw.hwm_kib() / 1024:.1f} MiB, now {gw.rss_kib() / 1024:.1f} MiB"
+            )
     finally:
         servers.stop_all()
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)], check=False)

@@ -22,6 +22,7 @@ from gateway.http import ratelimit
 from gateway.http.accesslog import AccessLogMiddleware
 from gateway.http.deadline import BodyDeadlineMiddleware
 from gateway.http.exception_handlers import HANDLERS
+from gateway.http.hotpath import HotPath
 from gateway.http.routes import ROUTES
 from gateway.http.state import RuntimeHolder
 from gateway.settings import Settings
@@ -110,7 +111,11 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=ROUTES,
         exception_handlers=HANDLERS,
-        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyDeadlineMiddleware)],
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(BodyDeadlineMiddleware),
+            Middleware(HotPath, handlers=HANDLERS),  # innermost: the hot transfers skip the router
+        ],
         lifespan=lifespan,
     )
     app.state.holder = holder

@@ -5,19 +5,115 @@ handled in place, and every request writes an access-log line: measured here at 
 of the loop's time per line, as much as the rest of a small download. Queued, the loop only
 builds the record; formatting and writing happen in the listener thread. What is queued when the
 process is killed (SIGKILL) is lost; a graceful stop drains the queue.
+
+The access log skips even building a record (:func:`access_line`): a preformatted line is kept
+for a few milliseconds and handed to the listener with the other lines of that moment, which
+makes each line's record in its own thread. docs/small-file-path.md has the figures.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import logging.handlers
 import queue
 import sys
+import threading
+import time
 
 from gateway.logsafe import OneLineFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ACCESS_LOGGER = "gateway.access"
+ACCESS_FLUSH_SECONDS = 0.05
+
+
+class _AccessLines:
+    """Access-log lines gathered on one event loop, queued as one item: (time, message) pairs."""
+
+    __slots__ = ("lines", "loop", "thread")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.loop = loop
+        self.thread = threading.get_ident()  # the loop's: only it adds lines or flushes them early
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Queues a record after the access lines its thread has pending, keeping the order of lines."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if _pending is not None and _pending.thread == threading.get_ident():
+            _flush_access()
+        super().enqueue(record)
+
+
+class _Listener(logging.handlers.QueueListener):
+    """Writes queued records and, for a batch of access lines, one record per line, made here
+    in the listener thread exactly as ``logging`` would have made it on the loop."""
+
+    def handle(self, record: logging.LogRecord | _AccessLines) -> None:
+        if not isinstance(record, _AccessLines):
+            super().handle(record)
+            return
+        for created, message in record.lines:
+            rec = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None)
+            rec.created, rec.msecs = created, int((created - int(created)) * 1000) + 0.0
+            super().handle(rec)
+
+
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
+_records: queue.SimpleQueue[logging.LogRecord | _AccessLines] | None = None
+_handler: _QueueHandler | None = None
+_pending: _AccessLines | None = None
+
+
+def _flush_access() -> None:
+    global _pending
+    batch, _pending = _pending, None
+    if batch is not None and _records is not None:
+        _records.put_nowait(batch)
+
+
+def access_line(message: str) -> bool:
+    """Queue one access-log line without ``logging``'s per-record work; False when that is not
+    the same as logging it (this module's handler is not the only one, or a logger on the way
+    filters or handles records itself), and then the caller logs it the usual way.
+
+    Lines gather for up to :data:`ACCESS_FLUSH_SECONDS` and go to the listener thread as one
+    queue item (waking that thread for each line cost the loop more than the line itself); a
+    regular record, and the process's exit, flush them first. The listener formats and writes
+    them as records of ``gateway.access``.
+    """
+    global _pending
+    if _handler is None or not _plain_route():
+        return False
+    loop = asyncio.get_running_loop()
+    batch = _pending
+    if batch is not None and batch.loop is not loop:
+        if batch.thread != threading.get_ident():
+            return False  # another thread's loop holds the batch (tests run several): log as usual
+        _flush_access()  # left by an earlier loop of this thread, whose timer will never fire
+        batch = None
+    if batch is None:
+        batch = _pending = _AccessLines(loop)
+        loop.call_later(ACCESS_FLUSH_SECONDS, _flush_access)
+    batch.lines.append((time.time(), message))
+    return True
+
+
+def _plain_route() -> bool:
+    """Whether an INFO record of gateway.access would reach only this module's queue handler."""
+    if not _ACCESS.isEnabledFor(logging.INFO):
+        return False
+    logger: logging.Logger | None = _ACCESS
+    while logger is not None and logger.parent is not None:
+        if logger.handlers or logger.filters or not logger.propagate:
+            return False
+        logger = logger.parent
+    root = logging.getLogger()
+    return len(root.handlers) == 1 and root.handlers[0] is _handler and not root.filters and not _handler.filters
 
 
 def configure(level: str, tag: str = "") -> None:
@@ -27,18 +123,21 @@ def configure(level: str, tag: str = "") -> None:
     ``serve --workers`` apart. Every record is one line with request-derived text escaped
     (gateway.logsafe); a traceback follows on indented lines.
     """
+    global _records, _handler
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
         root.setLevel(level.upper())
         return
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    records: queue.SimpleQueue[logging.LogRecord | _AccessLines] = queue.SimpleQueue()
     target = logging.StreamHandler(sys.stderr)
     fmt = FORMAT.replace("%(name)s:", f"%(name)s [{tag}, pid %(process)d]:") if tag else FORMAT
     target.setFormatter(OneLineFormatter(fmt))
-    listener = logging.handlers.QueueListener(records, target, respect_handler_level=False)
+    listener = _Listener(records, target, respect_handler_level=False)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(logging.handlers.QueueHandler(records))
+    _records, _handler = records, _QueueHandler(records)
+    root.addHandler(_handler)
     root.setLevel(level.upper())
     listener.start()
     atexit.register(listener.stop)
+    atexit.register(_flush_access)  # atexit runs it first: lines still pending, then the stop

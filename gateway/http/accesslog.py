@@ -17,9 +17,11 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import logsetup
 from gateway.logsafe import escape_quoted
 
-log = logging.getLogger("gateway.access")
+log = logging.getLogger(logsetup.ACCESS_LOGGER)
+_LINE = '%s "%s %s" %s %d %.1fms id=%s'
 # Response headers decided before the handler's response exists (the rate limit's, by
 # http/ratelimit.py): a list of (name, value) byte pairs in the scope, added to whatever answer
 # the request gets, errors included.
@@ -70,8 +72,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             client = scope.get("client") or ("-", 0)
-            log.info(
-                '%s "%s %s" %s %d %.1fms id=%s',
+            fields = (
                 escape_quoted(str(client[0])),
                 escape_quoted(scope["method"]),
                 escape_quoted(scope.get("path", "")),
@@ -80,3 +81,7 @@ class AccessLogMiddleware:
                 (time.perf_counter() - started) * 1000,
                 request_id,
             )
+            # The same line either way; logsetup's writer skips logging's per-record work when
+            # nothing but its own handler would see the record.
+            if not logsetup.access_line(_LINE % fields):
+                log.info(_LINE, *fields)

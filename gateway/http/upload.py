@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from gateway.core.uploads import OpenWriter, ReceivedForm
 from gateway.errors import LimitExceededError, RequestSyntaxError
+from gateway.http import smallform
 from gateway.storage.base import ObjectWriter
 
 FILE_FIELD = "file"
@@ -128,7 +129,7 @@ class MultipartSource:
     def _on_end(self) -> None:
         self._ended = True
 
-    async def receive(self, open_writer: OpenWriter) -> ReceivedForm:
+    def _parser(self, boundary: bytes) -> MultipartParser:
         callbacks = {
             "on_part_begin": self._on_part_begin,
             "on_header_field": self._on_header_field,
@@ -139,9 +140,16 @@ class MultipartSource:
             "on_part_end": self._on_part_end,
             "on_end": self._on_end,
         }
-        parser = MultipartParser(self._boundary(), callbacks)  # type: ignore[arg-type]
+        return MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+
+    async def receive(self, open_writer: OpenWriter) -> ReceivedForm:
+        boundary = self._boundary()
         writer: ObjectWriter | None = None
         try:
+            body = await self._small_body()
+            if body is not None:
+                return await self._receive_small(body, boundary, open_writer)
+            parser = self._parser(boundary)
             async for chunk in self._request.stream():
                 parser.write(chunk)
                 if self._file_seen and writer is None:
@@ -156,6 +164,47 @@ class MultipartSource:
             raise RequestSyntaxError() from None
         except ClientDisconnect:
             raise RequestSyntaxError("Upload interrupted") from None
+        return await self._finish(writer, open_writer)
+
+    async def _small_body(self) -> bytes | None:
+        """The whole body when ``Content-Length`` announces at most smallform.MAX_BODY bytes
+        (read here; a small body is one or two ASGI messages), else None: stream it."""
+        length = self._request.headers.get("content-length")
+        if length is None or not length.isdigit() or int(length) > smallform.MAX_BODY:
+            return None
+        chunks = [chunk async for chunk in self._request.stream()]
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _receive_small(self, body: bytes, boundary: bytes, open_writer: OpenWriter) -> ReceivedForm:
+        """Feed the callbacks from smallform's parts, or the parser from the same bytes when the
+        extractor declines: the same callbacks in the same order either way."""
+        parts = smallform.extract(body, boundary)
+        if parts is None:
+            parser = self._parser(boundary)
+            parser.write(body)
+            parser.finalize()
+        else:
+            for part in parts:
+                self._on_part_begin()
+                for name_start, name_end, value_start, value_end in part.headers:
+                    self._on_header_field(body, name_start, name_end)
+                    if value_end > value_start:
+                        self._on_header_value(body, value_start, value_end)
+                    self._on_header_end()
+                self._on_headers_finished()
+                if part.data_end > part.data_start:
+                    self._on_part_data(body, part.data_start, part.data_end)
+                self._on_part_end()
+            self._on_end()
+        writer: ObjectWriter | None = None
+        if self._file_seen:
+            writer = await open_writer()
+            pending, self._pending = self._pending, []
+            for piece in pending:
+                await writer.write(piece)
+        return await self._finish(writer, open_writer)
+
+    async def _finish(self, writer: ObjectWriter | None, open_writer: OpenWriter) -> ReceivedForm:
         if not self._ended:
             raise RequestSyntaxError()
         if self._file_seen and writer is None:

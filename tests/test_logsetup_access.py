@@ -1,0 +1,83 @@
+"""The access-log writer of gateway.logsetup: the same lines as ``logging``, or ``logging`` itself.
+
+Each case runs in a fresh interpreter, since ``configure`` sets up the process's root logger.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+SCRIPT = r"""
+import asyncio, logging, sys
+from gateway import logsetup
+
+logsetup.configure("info", tag=sys.argv[1])
+if sys.argv[2] == "extra-handler":
+    logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))
+if sys.argv[2] == "warning":
+    logging.getLogger().setLevel("WARNING")
+
+async def main() -> None:
+    took = [logsetup.access_line(f'127.0.0.1 "GET /x{i}" 200 {i} 0.1ms id=r{i}') for i in range(3)]
+    logging.getLogger("gateway.files").warning("between")
+    await asyncio.sleep(0)
+    took.append(logsetup.access_line("after"))
+    print("took", took)
+
+asyncio.run(main())
+"""
+
+TWO_LOOPS = r"""
+import asyncio, os, sys, time
+from gateway import logsetup
+
+logsetup.configure("info")
+
+async def first() -> None:
+    logsetup.access_line("from the first loop")  # the loop ends before its flush timer fires
+
+async def second() -> None:
+    logsetup.access_line("from the second loop")
+    await asyncio.sleep(logsetup.ACCESS_FLUSH_SECONDS * 3)
+
+asyncio.run(first())
+asyncio.run(second())
+time.sleep(0.3)  # the listener thread writes what it was handed
+os.write(2, b"MARK\n")
+"""
+
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+
+
+def run(tag: str, mode: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, tag, mode], capture_output=True, text=True, timeout=60, check=True
+    )
+
+
+def test_lines_are_written_as_logging_would_format_them() -> None:
+    out = run("worker 1", "plain")
+    assert "took [True, True, True, True]" in out.stdout
+    lines = out.stderr.splitlines()
+    pid = r"\d+"
+    prefix = rf"{STAMP} INFO gateway\.access \[worker 1, pid {pid}\]: "
+    assert [re.fullmatch(prefix + rf'127\.0\.0\.1 "GET /x{i}" 200 {i} 0\.1ms id=r{i}', line) is not None
+            for i, line in enumerate(lines[:3])] == [True] * 3  # fmt: skip
+    assert re.fullmatch(rf"{STAMP} WARNING gateway\.files \[worker 1, pid {pid}\]: between", lines[3])
+    assert re.fullmatch(prefix + "after", lines[4])
+    assert len(lines) == 5
+
+
+def test_another_handler_or_level_gets_the_usual_logging_path() -> None:
+    assert "took [False, False, False, False]" in run("", "extra-handler").stdout
+    silenced = run("", "warning")
+    assert "took [False, False, False, False]" in silenced.stdout
+    assert "gateway.access" not in silenced.stderr
+
+
+def test_lines_left_by_an_ended_loop_are_flushed_with_the_next_loops() -> None:
+    out = subprocess.run([sys.executable, "-c", TWO_LOOPS], capture_output=True, text=True, timeout=60, check=True)
+    lines = [line.split(": ", 1)[-1] for line in out.stderr.splitlines()]
+    assert lines == ["from the first loop", "from the second loop", "MARK"]
