@@ -88,10 +88,12 @@ class AgentApi:
                     break
         return [job for job in data if isinstance(job, dict)] if isinstance(data, list) else []
 
-    async def claim(self, job_id: str) -> dict[str, Any] | None:
-        """Claim (or resume) a run of ``job_id``: the run with its lease, or None on 409 (a run
-        is already going under another live lease, or nothing is due)."""
-        response = await self.client.post(f"/api/jobs/{job_id}/runs", json={}, headers=self._headers())
+    async def claim(self, job_id: str, resume: str | None) -> dict[str, Any] | None:
+        """Claim a run of ``job_id`` (or, naming ``resume``, take back the run this agent was
+        working on before a restart): the run with its lease, or None on 409 (a run is already
+        going under another live lease, or nothing is due)."""
+        body = {"runId": resume} if resume else {}
+        response = await self.client.post(f"/api/jobs/{job_id}/runs", json=body, headers=self._headers())
         if response.status_code == 409:
             return None
         data = _data(response)

@@ -151,10 +151,11 @@ class Agent:
             await self.run_job(job)
 
     async def run_job(self, job: dict[str, Any]) -> None:
-        run = await self.api.claim(str(job["id"]))
+        pending = self.state.run()
+        resume = str(pending["runId"]) if pending and str(pending.get("jobId")) == str(job["id"]) else None
+        run = await self.api.claim(str(job["id"]), resume)
         if run is None:
             return
-        pending = self.state.run()
         if pending is None or str(pending.get("runId")) != str(run.get("id")):
             pending = {"jobId": job["id"], "runId": run.get("id"), "done": [], "current": None}
             self.state.set_run(pending)

@@ -11,6 +11,7 @@ resume with ``Range`` + ``If-Range`` (the ETag is the content's SHA-256).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import os
@@ -24,6 +25,8 @@ from urllib.parse import quote
 import httpx
 
 CHUNK = 256 * 1024
+# Tests slow transfers down to stop an agent in the middle of a file (seconds after each chunk).
+_DELAY_ENV = "GATEWAY_TEST_AGENT_CHUNK_DELAY"
 Progress = Callable[[int], Awaitable[None]]
 
 
@@ -48,6 +51,13 @@ class RemoteFile:
 def vfs_url(path: str) -> str:
     """``/inbox/a b.txt`` → ``inbox/a%20b.txt``: each segment encoded once, empty ones dropped."""
     return "/".join(quote(part, safe="") for part in path.split("/") if part)
+
+
+def _chunk_delay() -> float:
+    try:
+        return max(0.0, float(os.environ.get(_DELAY_ENV, "0") or 0))
+    except ValueError:
+        return 0.0
 
 
 def _size(path: Path) -> int:
@@ -140,6 +150,7 @@ class Partner:
         tail = f"\r\n--{boundary}--\r\n".encode()
         size = _size(source)
         digest = hashlib.sha256()
+        delay = _chunk_delay()
 
         async def body() -> AsyncIterator[bytes]:
             yield head
@@ -152,6 +163,8 @@ class Partner:
                     yield chunk
                     sent += len(chunk)
                     await progress(sent)
+                    if delay:
+                        await asyncio.sleep(delay)
             yield tail
 
         headers = {
@@ -169,6 +182,7 @@ class Partner:
         content is unchanged (``If-Range``). Returns the remote size and SHA-256; the caller
         checks the digest and renames. ``stop()`` ends after the current chunk (``Stopped``)."""
         have, etag = _partial(part)
+        delay = _chunk_delay()
         etag_file = part.with_name(part.name + ".etag")
         url = f"/2.0/files/{vfs_url(path)}"
         for attempt in range(2):
@@ -191,6 +205,8 @@ class Partner:
                         out.write(chunk)
                         done += len(chunk)
                         await progress(done)
+                        if delay:
+                            await asyncio.sleep(delay)
                         if stop() and done < total:
                             out.flush()
                             os.fsync(out.fileno())
