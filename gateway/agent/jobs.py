@@ -1,8 +1,9 @@
 """One claimed run of a job: every file of the source folder copied to the destination, each one
 reported as a transfer, the position checkpointed so a restarted agent continues the same run.
 
-Directions (seed 001's job fields): ``push`` copies the local ``sourcePath`` folder into the VFS
-folder ``destinationPath``; ``pull`` copies the VFS folder ``sourcePath`` into the local folder
+Directions are seen from the agent, as in seed 001's example job (``pull`` from ``/remote/…`` to
+``/local/…``): ``push`` copies the local ``sourcePath`` folder into the VFS folder
+``destinationPath``; ``pull`` copies the VFS folder ``sourcePath`` into the local folder
 ``destinationPath``. The agent copies and never deletes. A file already at the destination with
 the same SHA-256 is skipped without a transfer row (nothing moved), which is what makes a
 re-run after a crash, or the next tick, free of duplicates:
@@ -20,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from gateway.agent.transfer import Reporter
 
 log = logging.getLogger("gateway.agent")
 PART = ".mft-part"
+_VFS_PREFIX = re.compile(r"[A-Za-z0-9_.~-]{2,}:(/.*)")
 
 
 @dataclass
@@ -64,6 +67,13 @@ def _join(folder: str, name: str) -> str:
     return f"{folder.rstrip('/')}/{name}"
 
 
+def vfs_side(path: str) -> str:
+    """The VFS side of a job may be written ``<vfs>:<path>`` (as gateway jobs are) or as a plain
+    path; the agent reaches its VFS through its contract, so the name is dropped."""
+    match = _VFS_PREFIX.fullmatch(path)
+    return match.group(1) if match else path
+
+
 def local_files(folder: Path) -> list[str]:
     """Regular files of a local folder, sorted; dot-files (our partial downloads) are left out."""
     return sorted(e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False) and not e.name.startswith("."))
@@ -73,6 +83,10 @@ async def execute(ctx: Context, job: dict[str, Any], run: dict[str, Any]) -> Non
     """Copy every file of the run; raises ``Stopped`` on a stop request (the checkpoint stays)."""
     direction = str(job.get("direction", "push"))
     source, destination = str(job["sourcePath"]), str(job["destinationPath"])
+    if direction == "pull":
+        source = vfs_side(source)
+    else:
+        destination = vfs_side(destination)
     if direction == "pull":
         names = await ctx.partner.files(source)
     else:
@@ -97,12 +111,7 @@ async def execute(ctx: Context, job: dict[str, Any], run: dict[str, Any]) -> Non
 
 async def _start(ctx: Context, job: dict[str, Any], run: dict[str, Any], name: str, body: dict[str, Any]) -> str:
     """A new transfer row, its id checkpointed before a single byte moves."""
-    body = {
-        **body,
-        "protocol": ctx.scheme,
-        "jobId": job.get("id"),
-        "runId": run.get("id"),
-    }
+    body = {**body, "protocol": ctx.scheme}
     transfer_id = await ctx.api.new_transfer(body)
     checkpoint = ctx.state.run() or {}
     checkpoint["current"] = {"name": name, "transferId": transfer_id}
