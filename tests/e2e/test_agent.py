@@ -10,6 +10,7 @@ exits 0 with a checkpoint; a disabled agent exits with a message. The scheduler'
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import signal
@@ -125,7 +126,8 @@ def test_two_agents_of_two_partners_move_files_in_and_back_out(
     assert _vfs_names(gateway, "alice", "inbox") == sorted(a_files)
     assert _vfs_names(gateway, "bella", "inbox") == sorted(b_files)
     for agent_id, files in ((a_id, a_files), (b_id, b_files)):
-        rows = wait_for("finished transfers", lambda i=agent_id: _finished(admin, i, 2 * len(files)), 30)
+        want = 2 * len(files)
+        rows = wait_for("finished transfers", functools.partial(_finished, admin, agent_id, want), 30)
         shas = {hashlib.sha256(d).hexdigest() for d in files.values()}
         for direction in ("push", "pull"):
             moved = [t for t in rows if t["direction"] == direction]
