@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 
 metadata = MetaData()
@@ -285,3 +286,66 @@ schedule_ticks = Table(
     Column("fired_at", BigInteger, nullable=False),
     Column("fired_by", String(128), nullable=False, server_default=""),
 )
+
+# --- i13a: agents and transfers (seed 001; migration 0009_i13a) ---------------------------------
+# An agent belongs to a customer (``owner``, a configured user) of a partner (``partner``, its
+# actor); its X-API-Key is an ``api_keys`` row (``api_key_id``). ``last_seen`` is written with
+# the catalog's clock by each heartbeat; online/offline is computed when read.
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("hostname", String(255), nullable=False, server_default=""),
+    Column("os", String(64), nullable=False, server_default=""),
+    Column("version", String(64), nullable=False, server_default=""),
+    Column("owner", String(255), nullable=False),
+    Column("partner", String(255), nullable=False),
+    Column("api_key_id", String(32), nullable=False, unique=True),
+    Column("enrollment", String(128), nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("reported_status", String(32), nullable=False, server_default="online"),
+    Column("load", Text, nullable=True),  # the last heartbeat's numbers, as JSON numbers
+    Column("memory", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
+)
+Index("ix_agents_partner", agents.c.partner, agents.c.created_at)
+
+# How often each configured enrollment id was used, shared by every peer.
+agent_enrollments = Table(
+    "agent_enrollments",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("used", Integer, nullable=False),
+)
+
+# Every movement of bytes: a /2.0 upload or download, a task run's pull or push, an agent's report.
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("direction", String(16), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("source", Text, nullable=False, server_default=""),
+    Column("destination", Text, nullable=False, server_default=""),
+    Column("size", BigInteger, nullable=True),
+    Column("bytes_transferred", BigInteger, nullable=False, server_default="0"),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("speed", BigInteger, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=True),
+    Column("agent_id", String(36), nullable=True),
+    Column("partner", String(255), nullable=False, server_default=""),
+    Column("owner", String(255), nullable=False, server_default=""),
+    Column("run_id", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+)
+Index("ix_transfers_started", transfers.c.started_at, transfers.c.id)
+Index("ix_transfers_partner", transfers.c.partner, transfers.c.started_at)
+Index("ix_transfers_agent", transfers.c.agent_id, transfers.c.started_at)
+Index("ix_transfers_status", transfers.c.status, transfers.c.started_at)

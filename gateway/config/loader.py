@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from gateway.config._actors import parse_actors
+from gateway.config._agents import parse_agents
 from gateway.config._clients import parse_clients
 from gateway.config._connections import parse_connections
 from gateway.config._contracts import parse_contracts
@@ -97,6 +98,8 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
     tasks_cur, tasks_data, tasks_ok = _read(config_dir / TASKS_FILE, problems, env, required=False)
     known_connections = connections if connections_ok else None
     tasks = parse_tasks(tasks_cur, tasks_data, vfss, known_connections) if tasks_ok else None
+    agents_data = gateway_data.get("agents") if isinstance(gateway_data, dict) else None
+    agents = parse_agents(gateway_cur.at("agents"), agents_data, users)
     if problems or storages is None or principals is None or vfss is None:
         return None, problems
     config = GatewayConfig(
@@ -111,6 +114,7 @@ def _build(config_dir: Path, data_dir: Path, env: Mapping[str, str]) -> tuple[Ga
         oauth_clients=MappingProxyType(clients),
         connections=MappingProxyType(connections),
         tasks=tasks or TasksConfig(),
+        agents=agents,
     )
     return config, problems
 

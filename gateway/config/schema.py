@@ -381,6 +381,7 @@ class GatewayConfig:
     oauth_clients: MappingProxyType[str, OAuthClient] = field(default_factory=lambda: MappingProxyType({}))
     connections: MappingProxyType[str, Connection] = field(default_factory=lambda: MappingProxyType({}))
     tasks: TasksConfig = field(default_factory=lambda: TasksConfig())
+    agents: AgentsConfig = field(default_factory=lambda: AgentsConfig())  # i13a
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,3 +485,24 @@ class Plan:
     tier: str = "community"
     start_date: str = ""  # ISO dates; empty: open-ended
     end_date: str = ""
+
+
+# --- i13a: agents (seed 001) -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """An identifier an agent may present as ``customerIdentifier`` to register without a token.
+
+    The agent then belongs to ``customer`` (a configured user); ``uses`` bounds how many agents
+    may enrol with it, counted in the catalog across every peer (1 = single use)."""
+
+    id: str
+    customer: str
+    uses: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsConfig:
+    """``agents:`` in gateway.yaml: when an agent counts as offline, and the enrolment ids."""
+
+    offline_after_seconds: float = 90.0
+    enrollments: MappingProxyType[str, Enrollment] = field(default_factory=lambda: MappingProxyType({}))

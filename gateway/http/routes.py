@@ -22,6 +22,7 @@ from gateway.http import (
     oauth2,
     token,
 )
+from gateway.http.mftplus import fallback
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -67,4 +68,5 @@ ROUTES: list[BaseRoute] = [
     *automate.ROUTES,
     *admin_tasks.ROUTES,
     *mftplus.ROUTES,
+    *fallback.FALLBACK,  # i13a: unknown /api paths and methods, in the /api envelope; keep last
 ]

@@ -6,6 +6,17 @@ in :mod:`gateway.http.mftplus.envelope`.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-ROUTES: list[BaseRoute] = []
+from gateway.core.agents import StateError
+from gateway.http.exception_handlers import STATUS
+from gateway.http.mftplus import agents, health, transfers
+
+STATUS.setdefault(StateError, 409)
+
+ROUTES: list[BaseRoute] = [
+    # i13a: health, agents, transfers
+    Route("/api/health", health.health, methods=["GET"], name="api:health"),
+    *agents.ROUTES,
+    *transfers.ROUTES,
+]

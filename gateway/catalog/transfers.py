@@ -1,0 +1,127 @@
+"""Transfers in the catalog: one row per movement of bytes (gateway/core/transfers.py).
+
+Rows of ``/2.0`` transfers are written in batches by gateway/core/transfer_log.py, so
+:func:`save_many` takes many rows in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
+
+from gateway.catalog.db import Database
+from gateway.catalog.models import transfers
+
+
+@dataclass(slots=True)
+class TransferRecord:
+    id: str
+    direction: str
+    protocol: str
+    source: str
+    destination: str
+    size: int | None
+    bytes_transferred: int
+    progress: int
+    speed: int
+    status: str
+    started_at: int
+    ended_at: int | None
+    updated_at: int
+    sha256: str | None
+    agent_id: str | None
+    partner: str
+    owner: str
+    run_id: int | None
+    error: str | None
+
+
+NAMES = tuple(f.name for f in fields(TransferRecord))
+_COLUMNS = tuple(transfers.c[name] for name in NAMES)
+_MUTABLE = ("size", "bytes_transferred", "progress", "speed", "status", "ended_at", "updated_at", "sha256", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFilter:
+    """What a list asks for; ``None`` fields do not filter."""
+
+    partner: str | None = None
+    agent_id: str | None = None
+    status: str | None = None
+    started_from: int | None = None
+    started_to: int | None = None
+
+
+def _record(row: Sequence[Any]) -> TransferRecord:
+    return TransferRecord(**dict(zip(NAMES, row, strict=True)))
+
+
+def _values(record: TransferRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in NAMES}
+
+
+async def insert_one(db: Database, record: TransferRecord) -> None:
+    async with db.write() as conn:
+        await conn.execute(insert(transfers).values(**_values(record)))
+
+
+async def save_many(db: Database, new: Sequence[TransferRecord], changed: Sequence[TransferRecord]) -> None:
+    """Insert ``new`` rows and update the mutable columns of ``changed`` ones, in one transaction."""
+    if not new and not changed:
+        return
+    async with db.write() as conn:
+        if new:
+            await conn.execute(insert(transfers), [_values(r) for r in new])
+        if changed:
+            statement = (
+                update(transfers)
+                .where(transfers.c.id == bindparam("_id"))
+                .values({name: bindparam(f"_{name}") for name in _MUTABLE})
+            )
+            rows = [{"_id": r.id, **{f"_{name}": getattr(r, name) for name in _MUTABLE}} for r in changed]
+            await conn.execute(statement, rows)
+
+
+async def update_if(db: Database, record: TransferRecord, expected_status: str) -> bool:
+    """Write ``record``'s mutable columns if the row's status is still ``expected_status`` (two
+    PATCHes racing: the second one is refused rather than undoing the first)."""
+    async with db.write() as conn:
+        result = await conn.execute(
+            update(transfers)
+            .where(transfers.c.id == record.id, transfers.c.status == expected_status)
+            .values({name: getattr(record, name) for name in _MUTABLE})
+        )
+    return bool(result.rowcount)
+
+
+async def get(db: Database, transfer_id: str) -> TransferRecord | None:
+    async with db.read() as conn:
+        row = (await conn.execute(select(*_COLUMNS).where(transfers.c.id == transfer_id))).first()
+    return None if row is None else _record(row)
+
+
+def _conditions(f: TransferFilter) -> Iterable[ColumnElement[bool]]:
+    if f.partner is not None:
+        yield transfers.c.partner == f.partner
+    if f.agent_id is not None:
+        yield transfers.c.agent_id == f.agent_id
+    if f.status is not None:
+        yield transfers.c.status == f.status
+    if f.started_from is not None:
+        yield transfers.c.started_at >= f.started_from
+    if f.started_to is not None:
+        yield transfers.c.started_at < f.started_to
+
+
+async def page(db: Database, f: TransferFilter, offset: int, limit: int) -> tuple[list[TransferRecord], int]:
+    """One page, newest first, and how many match in all."""
+    conditions = list(_conditions(f))
+    query = select(*_COLUMNS).where(*conditions).order_by(transfers.c.started_at.desc(), transfers.c.id.desc())
+    count = select(func.count()).select_from(transfers).where(*conditions)
+    async with db.read() as conn:
+        rows = (await conn.execute(query.offset(offset).limit(limit))).all()
+        total = int((await conn.execute(count)).scalar_one())
+    return [_record(row) for row in rows], total
