@@ -29,6 +29,7 @@ def agent_config(enrollments: bool = True) -> dict[str, dict[str, Any]]:
     actors["Ops"] = {"kind": "application", "users": {"root": {"password_hash": password_hash("root"), "admin": True}}}
     config["vfs.yaml"]["vfs"]["pb"] = {"actor": "PartnerB", "acl": False, "paths": {"/inbox": None, "/outbox": None}}
     config["contracts.yaml"]["contracts"].append({"name": "pb", "actor": "PartnerB", "protocol": "http", "vfs": "pb"})
+    config["gateway.yaml"]["rate_limits"]["agent"] = 1_000_000  # agents here poll every 0.5 s
     if not enrollments:
         return config
     config["gateway.yaml"]["agents"] = {
