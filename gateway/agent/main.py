@@ -22,7 +22,7 @@ import httpx
 from gateway.agent import jobs
 from gateway.agent.api import AgentApi, ApiError, Refused
 from gateway.agent.options import AgentOptions
-from gateway.agent.partner import Partner, PartnerError, Stopped
+from gateway.agent.partner import KeyRefused, Partner, PartnerError, Stopped
 from gateway.agent.state import StateFile
 
 log = logging.getLogger("gateway.agent")
@@ -129,9 +129,9 @@ class Agent:
                 await self.tick()
             except (Refused, Stopped):
                 raise
+            except KeyRefused as exc:
+                raise Refused(exc.status, str(exc)) from None
             except PartnerError as exc:
-                if exc.status in (401, 403) and "token" in str(exc):
-                    raise Refused(exc.status, str(exc)) from None
                 log.warning("transfer failed: %s", exc)
             except (ApiError, httpx.TransportError, OSError, ValueError) as exc:
                 log.warning("job tick failed: %s", exc)
@@ -141,10 +141,12 @@ class Agent:
         """Finish the run the state file holds, then claim and run every due job once."""
         job_list = await self.api.jobs(self.agent_id)
         pending = self.state.run()
-        if pending is not None:
-            order = sorted(job_list, key=lambda j: str(j.get("id")) != str(pending.get("jobId")))
-        else:
-            order = [j for j in job_list if _due(j)]
+        if pending is not None and not any(str(j.get("id")) == str(pending.get("jobId")) for j in job_list):
+            log.warning("job %s of the unfinished run is gone or disabled; dropping the run", pending.get("jobId"))
+            self.state.set_run(None)
+            pending = None
+        first = [j for j in job_list if pending is not None and str(j.get("id")) == str(pending.get("jobId"))]
+        order = first + [j for j in job_list if j not in first and _due(j)]
         for job in order:
             if self.stopping.is_set():
                 return
@@ -155,6 +157,9 @@ class Agent:
         resume = str(pending["runId"]) if pending and str(pending.get("jobId")) == str(job["id"]) else None
         run = await self.api.claim(str(job["id"]), resume)
         if run is None:
+            if resume:  # the run ended or went to another holder: nothing of ours to finish
+                log.warning("run %s of job %s cannot be resumed; dropping it", resume, job["id"])
+                self.state.set_run(None)
             return
         if pending is None or str(pending.get("runId")) != str(run.get("id")):
             pending = {"jobId": job["id"], "runId": run.get("id"), "done": [], "current": None}

@@ -38,6 +38,10 @@ class PartnerError(Exception):
         self.status = status
 
 
+class KeyRefused(PartnerError):
+    """``/token`` refused the key: revoked, expired, or the agent disabled."""
+
+
 class Stopped(Exception):
     """The agent was asked to stop in the middle of a file; the state file says where."""
 
@@ -94,8 +98,10 @@ class Partner:
     async def _bearer(self, renew: bool = False) -> dict[str, str]:
         if renew or self._token is None or time.monotonic() > self._expires:
             response = await self.client.post("/token", data={"grant_type": "apikey", "key": self.key})
+            if response.status_code in (400, 401, 403, 410):
+                raise KeyRefused(response.status_code, "the gateway refused the agent's key at /token")
             if response.status_code != 200:
-                raise PartnerError(response.status_code, "the gateway refused the agent's key at /token")
+                raise _fail(response)
             body = response.json()
             self._token = str(body["access_token"])
             # renew a minute early (or halfway for very short tokens)
@@ -214,4 +220,4 @@ class Partner:
                     out.flush()
                     os.fsync(out.fileno())
                 return RemoteFile(total, etag.strip('"'))
-        raise PartnerError(401, "the gateway refused the agent's token")
+        raise KeyRefused(401, "the gateway refused the agent's token")
