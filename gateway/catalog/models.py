@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
     true,
 )
@@ -349,3 +350,77 @@ Index("ix_transfers_started", transfers.c.started_at, transfers.c.id)
 Index("ix_transfers_partner", transfers.c.partner, transfers.c.started_at)
 Index("ix_transfers_agent", transfers.c.agent_id, transfers.c.started_at)
 Index("ix_transfers_status", transfers.c.status, transfers.c.started_at)
+
+# --- i13b: seed 001's jobs and pipelines (migration 0010_i13b) ---------------------------------
+# A job: a cron-scheduled transfer, claimed by its agent, or (no agent) run on the gateway as the
+# implicit task ``job-<id>``. ``owner`` is the partner user who may see it ("" = admins only).
+api_jobs = Table(
+    "api_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(255), nullable=False, server_default=""),
+    Column("agent_id", String(36), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("destination_path", Text, nullable=False),
+    Column("schedule", String(120), nullable=False),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("protocol", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_api_jobs_agent", api_jobs.c.agent_id)
+Index("ix_api_jobs_owner", api_jobs.c.owner)
+
+# A run of an agent's job: one per (job, tick), the unique key making a tick run once; the agent
+# holding it renews ``lease_until``; an expired lease hands the run back to the next claim.
+api_job_runs = Table(
+    "api_job_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(36), nullable=False),
+    Column("tick", BigInteger, nullable=False),
+    Column("agent_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),  # running | completed | failed | canceled
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("bytes", BigInteger, nullable=False, server_default="0"),
+    Column("files", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=False, server_default=""),
+    UniqueConstraint("job_id", "tick", name="uq_api_job_runs_tick"),
+)
+Index("ix_api_job_runs_job", api_job_runs.c.job_id, api_job_runs.c.started_at)
+
+# A pipeline is a task (task_versions) plus its API metadata; ``identifier`` is the task's name.
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("identifier", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False),
+    Column("owner", String(255), nullable=False, server_default=""),
+    Column("version", Integer, nullable=False),  # the current pipeline version
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_pipelines_owner", pipelines.c.owner)
+
+# Every YAML text a pipeline was given, byte for byte, with its SHA-256 and the task version it
+# parsed to (equal definitions share a task version; their texts still differ).
+pipeline_versions = Table(
+    "pipeline_versions",
+    metadata,
+    Column("pipeline_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("yaml", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("task_version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

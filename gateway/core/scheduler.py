@@ -30,7 +30,7 @@ from croniter import croniter
 
 from gateway.catalog import tasks as catalog
 from gateway.config.schema import Schedule
-from gateway.core import tasks
+from gateway.core import job_schedules, tasks
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 
@@ -145,22 +145,22 @@ async def fire_due(rt: Runtime, worker: str) -> int:
     """One pass over every enabled schedule; returns the number of runs this peer queued."""
     now = await catalog.db_now_us(rt.db, now_us())
     fired = 0
-    for task in rt.config.tasks.tasks.values():
-        for schedule in task.schedules:
-            if not schedule.enabled:
-                continue
-            last = await catalog.last_tick(rt.db, schedule.name)
-            for tick in due_ticks(schedule, None if last is None else last[0], now):
-                run_id = await tasks.fire_tick(rt, schedule.name, task.name, tick, schedule.params, worker)
-                if run_id:
-                    fired += 1
-                    log.info("schedule %s fired tick %d as run %d", schedule.name, tick, run_id)
+    configured = [s for task in rt.config.tasks.tasks.values() for s in task.schedules]
+    # i13b: seed 001's jobs without an agent are task runs fired by the same tick machinery.
+    for schedule in configured + await job_schedules.gateway_schedules(rt):
+        if not schedule.enabled:
+            continue
+        last = await catalog.last_tick(rt.db, schedule.name)
+        for tick in due_ticks(schedule, None if last is None else last[0], now):
+            run_id = await tasks.fire_tick(rt, schedule.name, schedule.task, tick, schedule.params, worker)
+            if run_id:
+                fired += 1
+                log.info("schedule %s fired tick %d as run %d", schedule.name, tick, run_id)
     return fired
 
 
 async def run(rt: Runtime, worker: str) -> None:
-    if not any(s.enabled for t in rt.config.tasks.tasks.values() for s in t.schedules):
-        return
+    # Runs even with no configured schedule: jobs (seed 001) are created at run time.
     while True:
         try:
             await fire_due(rt, worker)

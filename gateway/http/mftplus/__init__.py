@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.core.agents import StateError
 from gateway.http.exception_handlers import STATUS
-from gateway.http.mftplus import agents, health, transfers
+from gateway.http.mftplus import agents, health, jobs as api_jobs, pipelines as api_pipelines, transfers
 
 STATUS.setdefault(StateError, 409)
 
@@ -19,4 +19,7 @@ ROUTES: list[BaseRoute] = [
     Route("/api/health", health.health, methods=["GET"], name="api:health"),
     *agents.ROUTES,
     *transfers.ROUTES,
+    # i13b: jobs and pipelines
+    *api_jobs.ROUTES,
+    *api_pipelines.ROUTES,
 ]
