@@ -107,6 +107,11 @@ class AgentApi:
             body["error"] = error
         _data(await self.client.patch(f"/api/jobs/{job_id}/runs/{run_id}", json=body, headers=self._headers()))
 
+    async def keep(self, job_id: str, run_id: str) -> None:
+        """Renew the lease of the run under way."""
+        body = {"status": "running"}
+        _data(await self.client.patch(f"/api/jobs/{job_id}/runs/{run_id}", json=body, headers=self._headers()))
+
     async def new_transfer(self, body: dict[str, Any]) -> str:
         data = _data(await self.client.post("/api/transfers", json=body, headers=self._headers()))
         transfer = data.get("transfer", data) if isinstance(data, dict) else None

@@ -104,7 +104,12 @@ class Agent:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def heartbeat(self) -> None:
+        """Tell the gateway the agent lives; while a run is under way, also renew its lease (a
+        ``running`` update), so a long file never lets the run be handed to another claim."""
         data = await self.api.heartbeat("busy" if self.busy else "online")
+        run = self.state.run()
+        if self.busy and run is not None:
+            await self.api.keep(str(run["jobId"]), str(run["runId"]))
         agent = data.get("agent", data)
         if isinstance(agent, dict) and agent.get("id") and agent.get("id") != self.agent_id:
             self.agent_id = str(agent["id"])
