@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from gateway.catalog import sessions, token_state
 from gateway.catalog.db import Database, now_us
 from gateway.config.loader import load_config
-from gateway.core import defender, expiry, scheduler, tasks
+from gateway.core import defender, expiry, scheduler, tasks, transfer_log
 from gateway.core.actions import ActionIndex
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.runtime import Runtime
@@ -104,6 +104,7 @@ def create_app(settings: Settings) -> Starlette:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await dispatcher.stop()
+            await transfer_log.flush(rt.db)  # i13a: the last batch of transfer rows
             await rt.db.dispose()
 
     app = Starlette(

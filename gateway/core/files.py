@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import mimetypes
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.catalog import files as catalog
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 from gateway.config.schema import Permission, Vfs
-from gateway.core import mediatypes, metadata as md
+from gateway.core import mediatypes, metadata as md, transfer_log
 from gateway.core.contracts import Access
 from gateway.core.paths import RequestPath, VirtualPath, validate_segment
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
+from gateway.core.tracked import TrackedReader, TrackedWriter
 from gateway.core.uploads import UploadSource
-from gateway.errors import InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
+from gateway.errors import GatewayError, InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
 from gateway.storage.base import ObjectReader, ObjectWriter, StorageBackend, StoredObject
 
 log = logging.getLogger("gateway.files")
@@ -106,10 +108,13 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     _require_folder(rt, access, folder, folder_rel)
     backend = rt.mounts.backend_for(access.vfs.name, folder)
     writer: ObjectWriter | None = None
+    tracker: transfer_log.Tracker | None = None
 
     async def open_writer() -> ObjectWriter:
-        nonlocal writer
-        writer = await backend.open_write(rt.max_file_size(access.vfs.name))
+        nonlocal writer, tracker
+        destination = _where(access, folder.child(name) if name is not None else folder)
+        tracker = _track(rt, access, "upload", _client(access), destination)
+        writer = TrackedWriter(await backend.open_write(rt.max_file_size(access.vfs.name)), tracker)
         return writer
 
     try:
@@ -125,10 +130,14 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
         posted = md.validate(md.parse_json_object(form.metadata)) if form.metadata is not None else None
         datatype = _datatype(form.content_type, name)
         stored = await writer.commit()
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             await writer.abort()
+        if tracker is not None:
+            tracker.finish("failed", error=_why(exc))
         raise
+    assert tracker is not None
+    tracker.record.destination = _where(access, folder.child(name))
     now = now_us()
     user_md = dict(posted.user) if posted else {}
     user_md.update(access.contract.metadata)
@@ -138,9 +147,11 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     event = _event(rt, access, "upload", folder.child(name), now, user_md, size=stored.size, sha256=stored.sha256)
     try:
         record, replaced = await catalog.put_file(rt.db, new, user_md, event)
-    except BaseException:
+    except BaseException as exc:
+        tracker.finish("failed", error=_why(exc))
         await discard_unless_committed(rt, backend, stored.key)
         raise
+    tracker.finish("completed", size=stored.size, sha256=stored.sha256)
     for old in replaced:
         await _delete_object(rt, old)
     _wake_if(rt, event)
@@ -223,7 +234,30 @@ async def open_download(
         await reader.close()
         raise
     _wake_if(rt, event)
-    return record, reader
+    tracker = _track(rt, access, "download", _where(access, target.folder.child(target.name)), _client(access),
+                     size=record.size, sha256=record.sha256)  # fmt: skip
+    return record, TrackedReader(reader, tracker)
+
+
+def _where(access: Access, path: VirtualPath) -> str:
+    return f"{access.vfs.name}:{path}"
+
+
+def _client(access: Access) -> str:
+    return f"{access.principal.protocol}://{access.principal.client_address}"
+
+
+def _why(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, GatewayError) else "interrupted"
+
+
+def _track(
+    rt: Runtime, access: Access, direction: str, source: str, destination: str, **known: Any
+) -> transfer_log.Tracker:
+    """A transfer row for this /2.0 upload or download (written in a batch, not here)."""
+    p = access.principal
+    return transfer_log.begin(rt.db, direction=direction, protocol=p.protocol, source=source,
+                              destination=destination, partner=p.actor, owner=p.user, **known)  # fmt: skip
 
 
 async def delete(rt: Runtime, access: Access, req: RequestPath) -> FileRecord:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.catalog import jobs as catalog, pipelines as run_history, tasks as task_catalog
+from gateway.catalog import agents as agent_catalog, jobs as catalog, pipelines as run_history, tasks as task_catalog
 from gateway.catalog.jobs import JobRecord, JobRunRecord
 from gateway.catalog.records import RunRecord
 from gateway.config._tasks import canonical, parse_definition
@@ -246,4 +246,7 @@ async def agent_partner(rt: Runtime, agent_id: str | None) -> str:
     """The partner owning agent ``agent_id`` ("" without an agent: admins only see the job)."""
     if agent_id is None:
         return ""
-    return ""  # the agents of seed 001 arrive with branch i13a; checked there
+    agent = await agent_catalog.get(rt.db, agent_id)
+    if agent is None:
+        raise InvalidInputError("Invalid job", [{"field": "agentId", "message": f"no agent '{agent_id}'"}])
+    return agent.partner

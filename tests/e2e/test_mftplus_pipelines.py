@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.e2e.harness import Gateway
-from tests.e2e.mftplus_world import bearer, envelope_error, world
+from tests.e2e.jobs_world import bearer, envelope_error, world
 
 pytestmark = pytest.mark.e2e
 

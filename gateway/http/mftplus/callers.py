@@ -13,30 +13,21 @@ from typing import Any
 from starlette.requests import Request
 
 from gateway.core.owners import Caller, InvalidInputError, StateConflictError
-from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
-from gateway.http import ratelimit
-from gateway.http.credentials import authenticate
 from gateway.http.exception_handlers import STATUS
+from gateway.http.mftplus.caller import user_caller
 
 STATUS.setdefault(StateConflictError, 409)
 MAX_BODY = 512 * 1024
 
 
-async def agent_of(rt: Runtime, principal: Principal) -> tuple[str, str] | None:
-    """(agent id, partner) when the principal authenticated with an agent's key."""
-    return None  # wired to the agents service of seed 001 (branch i13a) once merged
-
-
 async def caller(request: Request) -> tuple[Runtime, Caller]:
-    rt, principal, _ = await authenticate(request)
-    agent = await agent_of(rt, principal)
-    tier = "agent" if agent is not None else "authenticated"
-    await ratelimit.charge(request, rt, principal.rate_key, tier)
-    if agent is not None:
-        return rt, Caller(admin=False, owner=agent[1], agent_id=agent[0])
-    admin = "admin" in principal.roles
-    return rt, Caller(admin=admin, owner="" if admin else principal.actor)
+    """The caller in the jobs/pipelines model, authenticated and rate-limited by the agents
+    façade's :func:`~gateway.http.mftplus.caller.user_caller` (an agent's key: the agent)."""
+    rt, who = await user_caller(request)
+    if who.agent is not None:
+        return rt, Caller(admin=False, owner=who.agent.partner, agent_id=who.agent.id)
+    return rt, Caller(admin=who.admin, owner=who.partner or "")
 
 
 async def body_bytes(request: Request, limit: int = MAX_BODY) -> bytes:

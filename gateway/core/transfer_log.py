@@ -1,0 +1,156 @@
+"""Transfer rows of ``/2.0`` uploads and downloads (and task-run steps), written in batches.
+
+The small-file path must not pay a catalog commit per request for its transfer row, so
+:func:`begin` only keeps a :class:`Tracker` in memory and a flusher writes every row begun or
+changed since the last flush in one transaction, ``FLUSH_SECONDS`` later (a transfer that starts
+and ends in between is one INSERT with its final state). In flight, byte counts are kept in
+memory and the row is rewritten at most every ``PROGRESS_SECONDS``: never a write per chunk.
+
+The flusher is started on demand (no idle wake-ups) and :func:`flush` is awaited at shutdown,
+so a row is lost only if the process dies within ``FLUSH_SECONDS`` of its last change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field, replace
+
+from gateway.catalog import transfers as catalog
+from gateway.catalog.db import Database
+from gateway.catalog.transfers import TransferRecord
+from gateway.core.timefmt import now_us
+
+log = logging.getLogger("gateway.transfers")
+FLUSH_SECONDS = 0.25
+PROGRESS_SECONDS = 1.0
+_RETRY_SECONDS = 5.0
+_MAX_PENDING = 100_000  # beyond this (catalog down for long), new rows are dropped, with a log line
+
+
+@dataclass(eq=False)
+class Tracker:
+    """One transfer in flight; :meth:`add` is cheap enough to call per chunk."""
+
+    book: _Book
+    record: TransferRecord
+    written: bool = False  # whether the row is in the catalog
+    last_write: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, count: int) -> None:
+        r = self.record
+        r.bytes_transferred += count
+        now = time.monotonic()
+        if now - self.last_write >= PROGRESS_SECONDS:
+            self.last_write = now
+            r.progress = min(99, r.bytes_transferred * 100 // r.size) if r.size else 0
+            r.speed = int(r.bytes_transferred / max(now - self.started, 1e-3))
+            r.updated_at = now_us()
+            self.book.mark(self)
+
+    def finish(self, status: str, size: int | None = None, sha256: str | None = None, error: str | None = None) -> None:
+        """The end: ``completed`` (progress 100), ``failed`` or ``cancelled``. Idempotent."""
+        r = self.record
+        if r.ended_at is not None:
+            return
+        if size is not None:
+            r.size = size
+        if sha256 is not None:
+            r.sha256 = sha256
+        r.status, r.error = status, error
+        r.ended_at = r.updated_at = now_us()
+        if status == "completed":
+            r.progress = 100 if not r.size else min(100, r.bytes_transferred * 100 // r.size)
+        elapsed = time.monotonic() - self.started
+        r.speed = int(r.bytes_transferred / elapsed) if elapsed > 0 else 0
+        self.book.mark(self)
+
+
+@dataclass(eq=False)
+class _Book:
+    db: Database
+    dirty: dict[str, Tracker] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def mark(self, tracker: Tracker) -> None:
+        if len(self.dirty) >= _MAX_PENDING and tracker.record.id not in self.dirty:
+            log.error("transfer log: %d rows wait for the catalog; transfer %s not recorded", _MAX_PENDING,
+                      tracker.record.id)  # fmt: skip
+            return
+        self.dirty[tracker.record.id] = tracker
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._later())
+
+    async def _later(self) -> None:
+        delay = FLUSH_SECONDS
+        while self.dirty:
+            await asyncio.sleep(delay)
+            try:
+                await self.flush()
+                delay = FLUSH_SECONDS
+            except Exception:
+                log.exception("transfer log: writing transfer rows failed (retrying)")
+                delay = _RETRY_SECONDS
+
+    async def flush(self) -> None:
+        batch, self.dirty = self.dirty, {}
+        if not batch:
+            return
+        # Copies: a chunk counted while the write is in flight must not tear a row.
+        new = [replace(t.record) for t in batch.values() if not t.written]
+        changed = [replace(t.record) for t in batch.values() if t.written]
+        try:
+            await catalog.save_many(self.db, new, changed)
+        except BaseException:
+            for key, tracker in batch.items():
+                self.dirty.setdefault(key, tracker)
+            raise
+        for tracker in batch.values():
+            tracker.written = True
+
+
+_books: weakref.WeakKeyDictionary[Database, _Book] = weakref.WeakKeyDictionary()
+
+
+def _book(db: Database) -> _Book:
+    book = _books.get(db)
+    if book is None:
+        book = _books[db] = _Book(db)
+    return book
+
+
+def begin(
+    db: Database, *, direction: str, protocol: str, source: str, destination: str, partner: str, owner: str,
+    size: int | None = None, sha256: str | None = None, run_id: int | None = None,
+) -> Tracker:  # fmt: skip
+    """A running transfer, recorded by the next flush."""
+    now = now_us()
+    record = TransferRecord(
+        id=str(uuid.uuid4()), direction=direction, protocol=protocol, source=source[:4096],
+        destination=destination[:4096], size=size, bytes_transferred=0, progress=0, speed=0, status="running",
+        started_at=now, ended_at=None, updated_at=now, sha256=sha256, agent_id=None, partner=partner, owner=owner,
+        run_id=run_id, error=None,
+    )  # fmt: skip
+    book = _book(db)
+    tracker = Tracker(book, record)
+    book.mark(tracker)
+    return tracker
+
+
+async def flush(db: Database, wait_seconds: float = 10.0) -> None:
+    """Write what waits now (shutdown): let the flusher finish its loop (cancelling it mid-write
+    could insert a row twice), then write anything left."""
+    book = _books.get(db)
+    if book is None:
+        return
+    if book.task is not None and not book.task.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(book.task), wait_seconds)
+        except TimeoutError:
+            log.error("transfer log: rows still unwritten after %gs at shutdown", wait_seconds)
+            return
+    await book.flush()
