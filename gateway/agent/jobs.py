@@ -89,6 +89,7 @@ async def execute(ctx: Context, job: dict[str, Any], run: dict[str, Any]) -> Non
         destination = vfs_side(destination)
     if direction == "pull":
         names = await ctx.partner.files(source)
+        await asyncio.to_thread(Path(destination).mkdir, parents=True, exist_ok=True)
     else:
         names = await asyncio.to_thread(local_files, Path(source))
     checkpoint = ctx.state.run() or {}

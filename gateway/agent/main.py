@@ -38,6 +38,7 @@ class Fatal(Exception):
 
 def run(options: AgentOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the agent's own
     try:
         return asyncio.run(_main(options))
     except Fatal as exc:
@@ -74,16 +75,13 @@ async def _key(options: AgentOptions, state: StateFile, api: AgentApi) -> str:
     return str(data["apiKey"])
 
 
-def _due(job: dict[str, Any]) -> bool:
-    """A job is due when its ``nextRunAt`` has passed; without one the gateway decides (409)."""
-    text = job.get("nextRunAt")
+def _when(text: object) -> datetime | None:
     if not isinstance(text, str) or not text:
-        return True
+        return None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return True
-    return when <= datetime.now(UTC)
+        return None
 
 
 class Agent:
@@ -95,6 +93,10 @@ class Agent:
         self.stopping = asyncio.Event()
         self.busy = False
         self.agent_id: str | None = state.data.get("agentId")
+        # nextRunAt of each job as last listed: the job is due once that moment has passed. A job
+        # not seen yet is tried at once (the gateway answers 409 when no tick is due, and hands
+        # out a tick missed while the agent was down).
+        self.next_at: dict[str, datetime | None] = {}
 
     def stop_requested(self) -> bool:
         return self.stopping.is_set()
@@ -151,13 +153,27 @@ class Agent:
             self.state.set_run(None)
             pending = None
         first = [j for j in job_list if pending is not None and str(j.get("id")) == str(pending.get("jobId"))]
-        order = first + [j for j in job_list if j not in first and _due(j)]
+        order = first + [j for j in job_list if j not in first and self._due(j)]
         for job in order:
             if self.stopping.is_set():
                 return
             await self.run_job(job)
 
+    def _due(self, job: dict[str, Any]) -> bool:
+        job_id = str(job.get("id"))
+        if job_id not in self.next_at:
+            return True
+        when = self.next_at[job_id]
+        if when is not None and when <= datetime.now(UTC):
+            return True
+        # a schedule changed to an earlier time shows in a nextRunAt before the one remembered
+        listed = _when(job.get("nextRunAt"))
+        if listed is not None and (when is None or listed < when):
+            self.next_at[job_id] = listed
+        return False
+
     async def run_job(self, job: dict[str, Any]) -> None:
+        self.next_at[str(job["id"])] = _when(job.get("nextRunAt"))
         pending = self.state.run()
         resume = str(pending["runId"]) if pending and str(pending.get("jobId")) == str(job["id"]) else None
         run = await self.api.claim(str(job["id"]), resume)
