@@ -101,8 +101,8 @@ class AgentApi:
             return dict(data["run"])
         return data if isinstance(data, dict) else None
 
-    async def finish(self, job_id: str, run_id: str, status: str, error: str | None) -> None:
-        body: dict[str, Any] = {"status": status}
+    async def finish(self, job_id: str, run_id: str, status: str, error: str | None, files: int, size: int) -> None:
+        body: dict[str, Any] = {"status": status, "filesTransferred": files, "bytesTransferred": size}
         if error:
             body["error"] = error
         _data(await self.client.patch(f"/api/jobs/{job_id}/runs/{run_id}", json=body, headers=self._headers()))

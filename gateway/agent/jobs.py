@@ -101,11 +101,14 @@ async def execute(ctx: Context, job: dict[str, Any], run: dict[str, Any]) -> Non
         current = checkpoint.get("current") or {}
         resumed = current.get("transferId") if current.get("name") == name else None
         if direction == "pull":
-            await _pull_one(ctx, job, run, _join(source, name), Path(destination) / name, resumed)
+            moved = await _pull_one(ctx, job, run, _join(source, name), Path(destination) / name, resumed)
         else:
-            await _push_one(ctx, job, run, Path(source) / name, _join(destination, name), resumed)
+            moved = await _push_one(ctx, job, run, Path(source) / name, _join(destination, name), resumed)
         checkpoint = ctx.state.run() or {}
         checkpoint.setdefault("done", []).append(name)
+        if moved is not None:
+            checkpoint["files"] = int(checkpoint.get("files", 0)) + 1
+            checkpoint["bytes"] = int(checkpoint.get("bytes", 0)) + moved
         checkpoint["current"] = None
         ctx.state.set_run(checkpoint)
 
@@ -122,19 +125,20 @@ async def _start(ctx: Context, job: dict[str, Any], run: dict[str, Any], name: s
 
 async def _push_one(
     ctx: Context, job: dict[str, Any], run: dict[str, Any], source: Path, target: str, resumed: str | None
-) -> None:
+) -> int | None:
+    """Bytes moved, None when the file was already there."""
     size = size_of(source)
     local_sha = await asyncio.to_thread(sha256_of, source)
     remote = await ctx.partner.stat(target)
     if remote is not None and remote.sha256 == local_sha and resumed is None:
-        return  # already there, nothing to move
+        return None  # already there, nothing to move
     body = {"sourceUrl": f"file://{source}", "destinationPath": target, "direction": "push", "size": size}
     transfer_id = resumed or await _start(ctx, job, run, source.name, body)
     reporter = Reporter(ctx.api, transfer_id, size)
     if remote is not None and remote.sha256 == local_sha:
         log.info("%s: already uploaded before the restart", target)
         await reporter.completed(local_sha)
-        return
+        return size
     await reporter.begin()
     try:
         sent_sha = await ctx.partner.upload(source, target, reporter.progress, ctx.stop)
@@ -145,17 +149,19 @@ async def _push_one(
         raise
     await reporter.completed(sent_sha)
     log.info("%s → %s: %d bytes", source, target, size)
+    return size
 
 
 async def _pull_one(
     ctx: Context, job: dict[str, Any], run: dict[str, Any], source: str, target: Path, resumed: str | None
-) -> None:
+) -> int | None:
+    """Bytes moved, None when the file was already there (or is gone from the VFS)."""
     remote = await ctx.partner.stat(source)
     if remote is None:
-        return  # gone since the listing
+        return None  # gone since the listing
     there = size_of(target) == remote.size and await asyncio.to_thread(sha256_of, target) == remote.sha256
     if there and resumed is None:
-        return
+        return None
     part = target.with_name(f".{target.name}{PART}")
     body = {
         "sourceUrl": f"{ctx.scheme}:/2.0/files/{source.lstrip('/')}",
@@ -168,7 +174,7 @@ async def _pull_one(
     if there:
         log.info("%s: already downloaded before the restart", target)
         await reporter.completed(remote.sha256)
-        return
+        return remote.size
     await reporter.begin(size_of(part))
     try:
         got = await ctx.partner.download(source, part, reporter.progress, ctx.stop)
@@ -185,3 +191,4 @@ async def _pull_one(
     part.with_name(part.name + ".etag").unlink(missing_ok=True)
     await reporter.completed(sha)
     log.info("%s → %s: %d bytes", source, target, remote.size)
+    return remote.size

@@ -192,12 +192,16 @@ class Agent:
         except (Stopped, Refused):
             raise
         except Exception as exc:
-            await self.api.finish(str(job["id"]), str(run.get("id")), "failed", str(exc)[:500])
+            done = self.state.run() or {}
+            files, size = int(done.get("files", 0)), int(done.get("bytes", 0))
+            await self.api.finish(str(job["id"]), str(run.get("id")), "failed", str(exc)[:500], files, size)
             self.state.set_run(None)
             raise
         finally:
             self.busy = False
-        await self.api.finish(str(job["id"]), str(run.get("id")), "completed", None)
+        done = self.state.run() or {}
+        files, size = int(done.get("files", 0)), int(done.get("bytes", 0))
+        await self.api.finish(str(job["id"]), str(run.get("id")), "completed", None, files, size)
         self.state.set_run(None)
         log.info("run %s of job %s completed", run.get("id"), job["id"])
 

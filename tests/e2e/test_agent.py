@@ -185,6 +185,33 @@ def test_kill_9_in_the_middle_of_a_file_then_restart_finishes_it_once(
     runs = _data(admin.get(f"/api/jobs/{job}/runs"))
     finished = [r for r in runs if r["id"] == run_before]
     assert finished and finished[0]["status"] == "completed", runs  # the claimed run was resumed
+    assert (finished[0]["filesTransferred"], finished[0]["bytesTransferred"]) == (1, len(big["file-0.bin"]))
+
+
+def test_kill_9_in_the_middle_of_a_download_resumes_it_into_one_file(
+    gateway: Gateway, admin: httpx.Client, agents: list[AgentProcess], tmp_path: Path
+) -> None:
+    data = os.urandom(6 * 1024 * 1024)
+    with contextlib.closing(gateway.client("bella")) as bella:
+        assert bella.put("/2.0/files/outbox/big-out.bin", files={"file": ("big-out.bin", data)}).status_code == 201
+    agent = AgentProcess(gateway, tmp_path / "agent-p", enroll=ENROL_B).start(env=SLOW)
+    agents.append(agent)
+    agent_id = agent.agent_id()
+    target = tmp_path / "landing"
+    job = _job(admin, agent_id, "big out", "pb:/outbox", str(target), "pull")
+    try:
+        moving = wait_for("the download under way", lambda: _moving(admin, agent_id), 60, 0.1)
+        agent.process.kill()  # type: ignore[union-attr]
+        agent.wait()
+        partial = target / ".big-out.bin.mft-part"
+        assert 0 < partial.stat().st_size < len(data) and not (target / "big-out.bin").exists()
+        agent.start()
+        rows = wait_for("the transfer completed", lambda: _finished(admin, agent_id, 1), 60)
+    finally:
+        _disable(admin, job)
+    assert [t["id"] for t in rows] == [moving["id"]] and rows[0]["progress"] == 100
+    assert sorted(p.name for p in target.iterdir()) == ["big-out.bin"]  # no partial, no second copy
+    assert (target / "big-out.bin").read_bytes() == data
 
 
 def test_sigterm_in_the_middle_of_a_file_exits_0_with_a_checkpoint(
