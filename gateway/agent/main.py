@@ -75,6 +75,18 @@ async def _key(options: AgentOptions, state: StateFile, api: AgentApi) -> str:
     return str(data["apiKey"])
 
 
+def _unreachable(options: AgentOptions, exc: httpx.TransportError) -> Fatal:
+    """A clear message for a gateway that cannot be reached; certificate problems are usage errors."""
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or isinstance(exc.__context__, ssl.SSLCertVerificationError):
+        hint = (
+            "pass --ca-file with the CA that signed it"
+            if options.ca_file is None
+            else f"not signed by {options.ca_file}"
+        )
+        return Fatal(EXIT_USAGE, f"the gateway's TLS certificate is not trusted ({hint})")
+    return Fatal(1, f"cannot reach the gateway at {options.server}: {exc or type(exc).__name__}")
+
+
 def _when(text: object) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
@@ -117,6 +129,19 @@ class Agent:
             self.agent_id = str(agent["id"])
             self.state.data["agentId"] = self.agent_id
             self.state.save()
+
+    async def first_heartbeat(self) -> bool:
+        """False while the gateway cannot be reached (it may be restarting: keep trying); an
+        untrusted certificate is fatal, no retry can fix it."""
+        try:
+            await self.heartbeat()
+        except httpx.TransportError as exc:
+            fatal = _unreachable(self.options, exc)
+            if fatal.code == EXIT_USAGE:
+                raise fatal from None
+            log.warning("%s; retrying", fatal)
+            return False
+        return True
 
     async def heartbeats(self) -> None:
         while not self.stopping.is_set():
@@ -218,14 +243,20 @@ async def _main(options: AgentOptions) -> int:
         raise Fatal(EXIT_USAGE, str(exc)) from None
     async with _client(options) as client:
         api = AgentApi(client, None)
-        api.key = await _key(options, state, api)
+        try:
+            api.key = await _key(options, state, api)
+        except httpx.TransportError as exc:
+            raise _unreachable(options, exc) from None
         agent = Agent(options, state, api, Partner(client, api.key))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, agent.stopping.set)
         started = time.monotonic()
         try:
-            await agent.heartbeat()
+            while not await agent.first_heartbeat():
+                await agent._sleep(options.heartbeat_seconds)
+                if agent.stopping.is_set():
+                    return 0
             log.info("agent %s online at %s", agent.agent_id, options.server)
             tasks = [asyncio.create_task(agent.heartbeats()), asyncio.create_task(agent.work())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

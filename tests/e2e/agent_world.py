@@ -56,8 +56,17 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, every: 
 class AgentProcess:
     """``mft-gateway agent`` against ``gateway``, its state and log in ``root``."""
 
-    def __init__(self, gateway: Gateway, root: Path, *, enroll: str | None = None, key: str | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        root: Path,
+        *,
+        enroll: str | None = None,
+        key: str | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         self.gateway = gateway
+        self.ca_file = ca_file
         self.root = root
         self.enroll = enroll
         self.key = key
@@ -83,6 +92,8 @@ class AgentProcess:
             args += ["--enroll", self.enroll]
         if self.key:
             args += ["--key", self.key]
+        if self.ca_file:
+            args += ["--ca-file", str(self.ca_file)]
         base = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=base | (env or {}))
