@@ -46,10 +46,15 @@ class Parsed:
 
 def read(text: str) -> Parsed:
     """Parse ``text``; a syntax error or a duplicate key is a problem with its position."""
-    loader = _StrictSafeLoader(text)
+    try:
+        loader = _StrictSafeLoader(text)  # the reader refuses control characters right here
+    except yaml.reader.ReaderError as exc:
+        return Parsed(None, None, (_at_offset(text, exc.position, f"invalid YAML: {exc.reason}"),))
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:
+        return Parsed(None, None, (_at_offset(text, exc.position, f"invalid YAML: {exc.reason}"),))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -62,6 +67,12 @@ def read(text: str) -> Parsed:
         for line, key in loader.duplicates
     )
     return Parsed(data, node, dups)
+
+
+def _at_offset(text: str, offset: int, message: str) -> Problem:
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return Problem(line, offset - (before.rfind("\n") + 1) + 1, "", message)
 
 
 def locate(node: yaml.Node | None, problem: str) -> Problem:

@@ -27,7 +27,7 @@ from gateway.catalog.records import RunRecord
 from gateway.config._tasks import canonical, parse_definition
 from gateway.core import scheduler
 from gateway.core.job_schedules import TASK_PREFIX, schedule_of
-from gateway.core.owners import Caller, InvalidInputError, StateConflictError, ensure_admin
+from gateway.core.owners import Caller, InvalidInputError, StateConflictError, ensure_admin, plausible_id
 
 __all__ = ["ensure_admin"]
 from gateway.core.runtime import Runtime
@@ -127,7 +127,7 @@ async def create(rt: Runtime, caller: Caller, spec: JobSpec, owner: str) -> JobR
 
 async def get(rt: Runtime, caller: Caller, job_id: str) -> JobRecord:
     """The job if the caller may see it: admins all, a customer its partner's, an agent its own."""
-    found = await catalog.get_job(rt.db, job_id) if len(job_id) <= 36 else None
+    found = await catalog.get_job(rt.db, job_id) if plausible_id(job_id) else None
     visible = found is not None and (
         found.agent_id == caller.agent_id if caller.agent_id is not None else caller.sees(found.owner)
     )
@@ -139,6 +139,8 @@ async def get(rt: Runtime, caller: Caller, job_id: str) -> JobRecord:
 async def search(
     rt: Runtime, caller: Caller, agent_id: str | None, enabled: bool | None, page: int, limit: int
 ) -> tuple[int, list[JobRecord]]:
+    if agent_id is not None and not plausible_id(agent_id):
+        return 0, []  # no agent has such an id
     if caller.agent_id is not None:
         if agent_id not in (None, caller.agent_id):
             return 0, []
@@ -180,9 +182,9 @@ class Claimed:
 async def claim(rt: Runtime, caller: Caller, job_id: str, resume_id: str | None) -> Claimed:
     """The run the calling agent works on now (see the module docstring); StateConflictError
     when none is due, the tick already ran, or another holder's lease is live."""
+    job = await get(rt, caller, job_id)  # first: a job the caller cannot see is missing (404)
     if caller.agent_id is None:
         raise AuthorizationError("Only the job's agent starts its runs (X-API-Key)")
-    job = await get(rt, caller, job_id)
     if not job.enabled:
         raise StateConflictError(f"Job '{job.id}' is disabled")
     now = await task_catalog.db_now_us(rt.db, now_us())
@@ -205,7 +207,7 @@ async def claim(rt: Runtime, caller: Caller, job_id: str, resume_id: str | None)
 async def update_run(rt: Runtime, caller: Caller, job_id: str, run_id: str, changes: Mapping[str, Any]) -> JobRunRecord:
     """The agent reports progress (``running`` renews the lease) or the end of its run."""
     job = await get(rt, caller, job_id)
-    found = await catalog.get_run(rt.db, run_id) if len(run_id) <= 36 else None
+    found = await catalog.get_run(rt.db, run_id) if plausible_id(run_id) else None
     if found is None or found.job_id != job.id or (caller.agent_id is not None and found.agent_id != caller.agent_id):
         raise NotFoundError(f"Run '{run_id[:40]}' of job '{job.id}' doesn't exist")
     if caller.agent_id is None:
@@ -246,7 +248,7 @@ async def agent_partner(rt: Runtime, agent_id: str | None) -> str:
     """The partner owning agent ``agent_id`` ("" without an agent: admins only see the job)."""
     if agent_id is None:
         return ""
-    agent = await agent_catalog.get(rt.db, agent_id)
+    agent = await agent_catalog.get(rt.db, agent_id) if plausible_id(agent_id) else None
     if agent is None:
         raise InvalidInputError("Invalid job", [{"field": "agentId", "message": f"no agent '{agent_id}'"}])
     return agent.partner

@@ -14,13 +14,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.catalog import pipelines as catalog
+from gateway.catalog import pipelines as catalog, tasks as task_catalog
 from gateway.catalog.pipelines import PipelineRecord, PipelineVersion
 from gateway.catalog.records import RunRecord
 from gateway.config._tasks import parse_definition
 from gateway.config.pipeline_yaml import ORIGIN, Problem, locate, read
+from gateway.config.schema import Task
 from gateway.core import tasks
-from gateway.core.owners import Caller, InvalidInputError, StateConflictError, ensure_admin
+from gateway.core.job_schedules import TASK_PREFIX
+from gateway.core.owners import Caller, InvalidInputError, StateConflictError, ensure_admin, plausible_id
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.errors import BusyError, NotFoundError
@@ -35,7 +37,7 @@ class Checked:
     problems: tuple[Problem, ...]
 
 
-def check(rt: Runtime, text: str, identifier: str = "pipeline") -> Checked:
+def check(rt: Runtime, text: str, caller: Caller, identifier: str = "pipeline") -> Checked:
     """Every problem of a pipeline's YAML with its line and column (none: it would be saved)."""
     parsed = read(text)
     if parsed.problems:
@@ -44,10 +46,29 @@ def check(rt: Runtime, text: str, identifier: str = "pipeline") -> Checked:
     problems: list[str] = []
     if isinstance(data, dict):
         problems += [f"{ORIGIN}: {key}: {_why(key)}" for key in _API_ONLY if key in data]
-    _, found = parse_definition(ORIGIN, identifier, data, rt.config.vfs, rt.config.connections)
+    task, found = parse_definition(ORIGIN, identifier, data, rt.config.vfs, rt.config.connections)
     problems += found
+    if task is not None and not caller.admin:
+        problems += _customer_limits(rt, task, caller.owner)
     located = tuple(locate(parsed.node, p) for p in problems)
     return Checked(dict(data) if isinstance(data, dict) else {}, located)
+
+
+def _customer_limits(rt: Runtime, task: Task, partner: str) -> list[str]:
+    """A customer's pipeline stays inside its partner: no programs on the gateway, and only its
+    partner's VFSs as input and as targets (an admin still starts every run)."""
+    problems: list[str] = []
+    own = {name for name, vfs in rt.config.vfs.items() if vfs.actor == partner}
+    if task.input_vfs is not None and task.input_vfs not in own:
+        problems.append(f"{ORIGIN}: input.vfs: VFS '{task.input_vfs}' is not one of your partner's")
+    for index, step in enumerate(task.steps):
+        at = f"{ORIGIN}: steps[{index}]"
+        if step.kind == "command":
+            problems.append(f"{at}.command: command steps are for admins (they run programs on the gateway)")
+        target = step.route.vfs if step.route else step.pull.vfs if step.pull else None
+        if target is not None and target not in own:
+            problems.append(f"{at}.{step.kind}.vfs: VFS '{target}' is not one of your partner's")
+    return problems
 
 
 def _why(key: str) -> str:
@@ -61,8 +82,8 @@ def _refuse(checked: Checked) -> None:
         )
 
 
-async def _save_task(rt: Runtime, identifier: str, text: str) -> int:
-    checked = check(rt, text, identifier)
+async def _save_task(rt: Runtime, caller: Caller, identifier: str, text: str) -> int:
+    checked = check(rt, text, caller, identifier)
     _refuse(checked)
     _, version = await tasks.create(rt, {**checked.body, "name": identifier}, text)
     return version
@@ -78,11 +99,13 @@ async def create(
 ) -> PipelineRecord:
     """Check and save a new pipeline (its task's next version); StateConflictError when the
     identifier is taken (by a pipeline or a task of the configuration)."""
-    if identifier in rt.config.tasks.tasks:
-        raise StateConflictError(f"Identifier '{identifier}' is a task of the configuration")
+    if identifier in rt.config.tasks.tasks or identifier.startswith(TASK_PREFIX):
+        raise StateConflictError(f"Identifier '{identifier}' is reserved (a configured task or a job's)")
     if await catalog.by_identifier(rt.db, identifier) is not None:
         raise StateConflictError(f"Pipeline '{identifier}' already exists")
-    task_version = await _save_task(rt, identifier, text)
+    if await task_catalog.latest(rt.db, identifier) is not None:  # another API's task: not ours to replace
+        raise StateConflictError(f"A task named '{identifier}' exists already; choose another identifier")
+    task_version = await _save_task(rt, caller, identifier, text)
     now, pipeline_id = now_us(), str(uuid.uuid4())
     values = {"id": pipeline_id, "identifier": identifier, "name": name, "description": description,
               "enabled": enabled, "owner": caller.owner, "version": 1,
@@ -95,7 +118,7 @@ async def create(
 
 async def get(rt: Runtime, caller: Caller, pipeline_id: str) -> PipelineRecord:
     """The pipeline if the caller may see it; NotFoundError otherwise (never a 403: it leaks)."""
-    found = await catalog.get(rt.db, pipeline_id) if len(pipeline_id) <= 36 else None
+    found = await catalog.get(rt.db, pipeline_id) if plausible_id(pipeline_id) else None
     if found is None or not caller.sees(found.owner):
         raise NotFoundError(f"Pipeline '{pipeline_id[:40]}' doesn't exist")
     return found
@@ -118,7 +141,7 @@ async def current(rt: Runtime, caller: Caller, pipeline_id: str) -> tuple[Pipeli
 async def replace_yaml(rt: Runtime, caller: Caller, pipeline_id: str, text: str) -> PipelineVersion:
     """A new immutable version from ``text`` (the old ones stay, byte for byte)."""
     found = await get(rt, caller, pipeline_id)
-    task_version = await _save_task(rt, found.identifier, text)
+    task_version = await _save_task(rt, caller, found.identifier, text)
     version = _version(found.id, found.version + 1, text, task_version, now_us())
     if not await catalog.add_version(rt.db, version, version.created_at):
         raise StateConflictError("The pipeline was changed by another request; read it again and retry")

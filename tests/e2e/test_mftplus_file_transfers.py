@@ -42,7 +42,9 @@ def transfers(gateway: Gateway, headers: dict[str, str], **params: Any) -> list[
     return found
 
 
-def only(rows: list[dict[str, Any]], direction: str, destination: str | None = None, source: str | None = None):  # type: ignore[no-untyped-def]
+def only(
+    rows: list[dict[str, Any]], direction: str, destination: str | None = None, source: str | None = None
+) -> dict[str, Any]:
     hits = [t for t in rows if t["direction"] == direction and destination in (None, t["destinationPath"])
             and source in (None, t["sourceUrl"])]  # fmt: skip
     assert len(hits) == 1, rows

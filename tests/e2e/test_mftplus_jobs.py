@@ -127,6 +127,11 @@ def test_job_claim_lease_conflict_and_resume(gw: Gateway, admin: httpx.Client) -
         resumed = claim(acme_key, job["id"], run["id"])  # the agent restarted and names its run
         assert resumed.status_code == 200, resumed.text
         assert resumed.json()["data"]["id"] == run["id"] and resumed.json()["data"]["attempts"] == 1
+        lease = resumed.json()["data"]["leaseExpiresAt"]
+        time.sleep(0.05)
+        assert acme_key.post("/api/agents/heartbeat", json={"status": "online"}).status_code == 200
+        (held,) = admin.get(f"/api/jobs/{job['id']}/runs").json()["data"]
+        assert held["leaseExpiresAt"] > lease  # the heartbeat renewed the lease of the run it holds
         time.sleep(2 * MINUTE + 0.5)  # the lease expires: the run is handed back, not duplicated
         again = claim(acme_key, job["id"])
         assert again.status_code == 200 and again.json()["data"]["id"] == run["id"], again.text
@@ -170,3 +175,11 @@ def test_job_without_agent_runs_on_the_gateway(gw: Gateway, admin: httpx.Client,
     finally:
         files.close()
     assert admin.patch(f"/api/jobs/{job['id']}", json={"enabled": False}).status_code == 200
+
+
+def test_job_hostile_ids_are_clean_answers(admin: httpx.Client) -> None:
+    for job in ("%00", "%ED%A0%80", "x" * 300):
+        envelope_error(admin.get(f"/api/jobs/{job}"), 404)
+        envelope_error(admin.patch(f"/api/jobs/{job}/runs/{job}", json={"status": "failed"}), 404)
+    assert admin.get("/api/jobs", params={"agentId": "a\x00"}).json()["data"] == []
+    envelope_error(admin.post("/api/jobs", json=job_body("a\x00b")), 400)

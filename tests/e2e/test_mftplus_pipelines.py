@@ -30,6 +30,7 @@ steps:
       argv: ["/bin/echo", "{param.label}"]     # trailing comment
 """
 ECHO_V2 = ECHO.replace("demo", "second") + "\n\n# v2\n"
+ACME = "steps:\n  - name: file\n    route: {vfs: pa, path: /outbox}\n"  # PartnerA's own VFS
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +166,7 @@ def test_pipeline_search_and_enabled_filter(admin: httpx.Client) -> None:
 
 
 def test_pipeline_two_partners_are_kept_apart(acme: httpx.Client, globex: httpx.Client, admin: httpx.Client) -> None:
-    mine = create(acme, "acme-only")
+    mine = create(acme, "acme-only", ACME)
     envelope_error(globex.get(f"/api/pipelines/{mine['id']}"), 404)
     envelope_error(globex.get(f"/api/pipelines/{mine['id']}/yaml"), 404)
     envelope_error(globex.patch(f"/api/pipelines/{mine['id']}", json={"name": "stolen"}), 404)
@@ -176,6 +177,19 @@ def test_pipeline_two_partners_are_kept_apart(acme: httpx.Client, globex: httpx.
     envelope_error(acme.post(f"/api/pipelines/{mine['id']}/runs", json={}), 403)  # runs: admins only
     envelope_error(acme.get(f"/api/pipelines/{mine['id']}/versions"), 403)
     envelope_error(httpx.get(f"{acme.base_url}/api/pipelines"), 401)
+
+
+def test_pipeline_of_a_customer_stays_inside_its_partner(acme: httpx.Client, admin: httpx.Client) -> None:
+    before = count(admin)
+    errors = envelope_error(
+        acme.post("/api/pipelines", json={"identifier": "acme-cmd", "name": "x", "yaml": ECHO}), 400
+    )
+    assert any(e["line"] == 6 and "command" in e["message"] for e in errors["details"]["errors"]), errors
+    other = ACME.replace("vfs: pa", "vfs: app")
+    errors = envelope_error(acme.post("/api/pipelines/dry-run", json={"yaml": other}), 400)
+    assert errors["details"]["errors"][0]["line"] == 3, errors
+    envelope_error(admin.post("/api/pipelines", json={"identifier": "job-x", "name": "x", "yaml": ECHO}), 409)
+    assert count(admin) == before
 
 
 def wait_run(admin: httpx.Client, pipeline: str, run_id: str) -> dict[str, Any]:
@@ -232,3 +246,14 @@ def test_pipeline_patch_then_delete(admin: httpx.Client) -> None:
     envelope_error(admin.patch(f"/api/pipelines/{made['id']}", json={"yaml": ECHO}), 400)  # metadata only
     assert admin.delete(f"/api/pipelines/{made['id']}").json()["data"]["deleted"] is True
     envelope_error(admin.get(f"/api/pipelines/{made['id']}"), 404)
+
+
+def test_pipeline_hostile_ids_and_text_are_clean_answers(admin: httpx.Client) -> None:
+    for pipeline in ("%00", "a%00b", "%ED%A0%80", "x" * 300, "..%2F.."):
+        envelope_error(admin.get(f"/api/pipelines/{pipeline}"), 404)
+    envelope_error(admin.get("/api/pipelines", params={"search": "a\x00b"}), 400)
+    lone = b'{"identifier": "lone", "name": "\\ud800", "yaml": "steps: []"}'
+    envelope_error(admin.post("/api/pipelines", content=lone, headers={"content-type": "application/json"}), 400)
+    envelope_error(admin.post("/api/pipelines/dry-run", json={"yaml": "steps:\x00"}), 400)
+    envelope_error(admin.post("/api/pipelines", content=b"[1]", headers={"content-type": "application/json"}), 400)
+    envelope_error(admin.post("/api/pipelines", content=b"{", headers={"content-type": "application/json"}), 400)

@@ -84,6 +84,7 @@ ERROR_SCHEMAS: dict[str, str] = {
     "/v1/oauth/token": "OAuthError",
     "/v1/": "AutomateError",
     "/rest/as/job/": "ExecutionStatus",
+    "/api/": "ApiError",  # seed 001 (i13b: gateway/openapi/api_common.py)
 }
 # Seed 004: status and abort of an unknown job are a bare 404.
 NO_ERROR_BODY = {("/rest/as/job/status/{jobId}", "get", "404"), ("/rest/as/job/abort/{jobId}", "post", "404")}

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.catalog.transfers import TransferFilter
-from gateway.core import agents, transfers
+from gateway.core import agents, jobs, transfers
 from gateway.core.agents import NewAgent
 from gateway.errors import AuthenticationError, InvalidParameterError
 from gateway.http import ratelimit
@@ -61,6 +61,7 @@ async def heartbeat(request: Request) -> Response:
     unknown_fields(body, _HEARTBEAT)
     status = text(body, "status", most=32) or "online"
     agent = await agents.heartbeat(rt, agent, status, number(body, "load"), number(body, "memory"))
+    await jobs.renew_leases(rt, agent.id)  # i13b: a live agent keeps the job runs it holds
     return ok(agents.to_wire(rt, agent))
 
 

@@ -53,6 +53,17 @@ async def json_object(request: Request, optional: bool = False) -> dict[str, Any
     return value
 
 
+def storable(text: str) -> bool:
+    """No NUL and no lone surrogate: what every catalog (PostgreSQL above all) can store."""
+    if "\0" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Fields:
     """Typed reads of a JSON body, collecting every problem before answering one 400."""
 
@@ -72,7 +83,7 @@ class Fields:
             if required:
                 self.bad(key, "required")
             return None
-        if not isinstance(value, str) or (not value and not empty) or len(value) > most or "\0" in value:
+        if not isinstance(value, str) or (not value and not empty) or len(value) > most or not storable(value):
             self.bad(key, f"expected a {'' if empty else 'non-empty '}string of at most {most} characters")
             return None
         return value

@@ -20,7 +20,7 @@ from gateway.core import pipelines
 from gateway.core.owners import InvalidInputError
 from gateway.core.timefmt import iso_ms
 from gateway.errors import InvalidParameterError
-from gateway.http.mftplus.callers import Fields, body_bytes, caller, json_object, query_flag
+from gateway.http.mftplus.callers import Fields, body_bytes, caller, json_object, query_flag, storable
 from gateway.http.mftplus.envelope import api_errors, ok, ok_page, paging
 from gateway.http.mftplus.jobs import task_run_json
 
@@ -77,8 +77,8 @@ async def list_pipelines(request: Request) -> Response:
     rt, who = await caller(request)
     page, limit = paging(request)
     search = request.query_params.get("search")
-    if search is not None and len(search) > 200:
-        raise InvalidParameterError("search", "at most 200 characters")
+    if search is not None and (len(search) > 200 or not storable(search)):
+        raise InvalidParameterError("search", "at most 200 characters, no NUL")
     total, found = await pipelines.search(rt, who, query_flag(request, "enabled"), search, page, limit)
     return ok_page([pipeline_json(p) for p in found], total, page, limit)
 
@@ -89,8 +89,8 @@ async def schema(request: Request) -> Response:
 
 
 async def dry_run(request: Request) -> Response:
-    rt, _ = await caller(request)
-    checked = pipelines.check(rt, await _yaml_text(request))
+    rt, who = await caller(request)
+    checked = pipelines.check(rt, await _yaml_text(request), who)
     if checked.problems:
         raise InvalidInputError(
             f"Invalid pipeline YAML: {len(checked.problems)} problem(s)", [p.as_json() for p in checked.problems]
