@@ -349,7 +349,6 @@ transfers = Table(
 Index("ix_transfers_started", transfers.c.started_at, transfers.c.id)
 Index("ix_transfers_partner", transfers.c.partner, transfers.c.started_at)
 Index("ix_transfers_agent", transfers.c.agent_id, transfers.c.started_at)
-Index("ix_transfers_status", transfers.c.status, transfers.c.started_at)
 
 # --- i13b: seed 001's jobs and pipelines (migration 0010_i13b) ---------------------------------
 # A job: a cron-scheduled transfer, claimed by its agent, or (no agent) run on the gateway as the

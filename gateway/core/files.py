@@ -21,9 +21,9 @@ from gateway.core.contracts import Access
 from gateway.core.paths import RequestPath, VirtualPath, validate_segment
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
-from gateway.core.tracked import TrackedReader, TrackedWriter
+from gateway.core.tracked import TrackedReader, TrackedWriter, reason
 from gateway.core.uploads import UploadSource
-from gateway.errors import GatewayError, InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
+from gateway.errors import InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
 from gateway.storage.base import ObjectReader, ObjectWriter, StorageBackend, StoredObject
 
 log = logging.getLogger("gateway.files")
@@ -134,7 +134,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
         if writer is not None:
             await writer.abort()
         if tracker is not None:
-            tracker.finish("failed", error=_why(exc))
+            tracker.finish("failed", error=reason(exc))
         raise
     assert tracker is not None
     tracker.record.destination = _where(access, folder.child(name))
@@ -148,7 +148,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     try:
         record, replaced = await catalog.put_file(rt.db, new, user_md, event)
     except BaseException as exc:
-        tracker.finish("failed", error=_why(exc))
+        tracker.finish("failed", error=reason(exc))
         await discard_unless_committed(rt, backend, stored.key)
         raise
     tracker.finish("completed", size=stored.size, sha256=stored.sha256)
@@ -245,10 +245,6 @@ def _where(access: Access, path: VirtualPath) -> str:
 
 def _client(access: Access) -> str:
     return f"{access.principal.protocol}://{access.principal.client_address}"
-
-
-def _why(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, GatewayError) else "interrupted"
 
 
 def _track(

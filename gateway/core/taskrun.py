@@ -34,6 +34,7 @@ from gateway.core.files import discard_unless_committed, new_file
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
+from gateway.core.tracked import counted, reason, run_tracker
 from gateway.errors import GatewayError, LimitExceededError, RemoteError
 
 log = logging.getLogger("gateway.tasks")
@@ -199,7 +200,7 @@ async def _dispatch(
     if step.pull is not None:
         return await _pull(rt, run, step.pull)
     if step.push is not None:
-        return await _push(rt, step.push, files)
+        return await _push(rt, run, step.push, files)
     return StepResult(False, [], [], error=f"unknown step kind {step.kind}", retryable=False)
 
 
@@ -231,10 +232,17 @@ async def _pull(rt: Runtime, run: RunRecord, pull: PullStep) -> StepResult:
     try:
         for entry in await connector.list(pull.folder, pull.glob):
             stream = await connector.open_read(entry.path)
+            into = f"{pull.vfs}:{pull.path.child(entry.name)}"
+            tracker = run_tracker(rt, run, "pull", pull.connection, f"{pull.connection}:{entry.path}", into,
+                                  rt.config.vfs[pull.vfs].actor)  # fmt: skip
             try:
-                record = await _store(rt, pull, entry.name, aiter(stream), f"pull:{run.action}")
+                record = await _store(rt, pull, entry.name, counted(aiter(stream), tracker), f"pull:{run.action}")
+            except BaseException as exc:
+                tracker.finish("failed", error=reason(exc))
+                raise
             finally:
                 await stream.aclose()
+            tracker.finish("completed", size=record.size, sha256=record.sha256)
             total += record.size
             produced.append(_ref(record))
             if pull.delete_source:
@@ -283,7 +291,7 @@ async def _store(rt: Runtime, pull: PullStep, name: str, chunks: AsyncIterator[b
     return record
 
 
-async def _push(rt: Runtime, push: PushStep, files: list[FileRef]) -> StepResult:
+async def _push(rt: Runtime, run: RunRecord, push: PushStep, files: list[FileRef]) -> StepResult:
     if not files:
         return StepResult(False, [], [], error="a push step needs an input file (none was given)", retryable=False)
     connector = open_connector(rt.config.connections[push.connection])
@@ -295,11 +303,19 @@ async def _push(rt: Runtime, push: PushStep, files: list[FileRef]) -> StepResult
             if record is None:
                 return StepResult(False, output, [], total, f"{file.vfs}:{file.path} no longer exists", False)
             reader = await rt.mounts.backends[record.storage].open_read(record.storage_key, record.size)
+            target = f"{push.folder.strip('/')}/{record.name}".lstrip("/")
+            source, actor = f"{file.vfs}:{file.path}", rt.config.vfs[file.vfs].actor
+            tracker = run_tracker(rt, run, "push", push.connection, source, f"{push.connection}:{target}", actor,
+                                  size=record.size, sha256=record.sha256)  # fmt: skip
             try:
-                target = f"{push.folder.strip('/')}/{record.name}".lstrip("/")
-                written = await connector.write(target, reader.iter_range(0, reader.size), record.size, record.sha256)
+                chunks = counted(reader.iter_range(0, reader.size), tracker)
+                written = await connector.write(target, chunks, record.size, record.sha256)
+            except BaseException as exc:
+                tracker.finish("failed", error=reason(exc))
+                raise
             finally:
                 await reader.close()
+            tracker.finish("completed")
             total += written.size
             output.append(f"pushed {file.vfs}:{file.path} to {push.connection}:{written.path} ({written.size} bytes)")
     finally:

@@ -8,8 +8,13 @@ rewritten at most once a second).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+from gateway.catalog.records import RunRecord
+from gateway.core import transfer_log
+from gateway.core.runtime import Runtime
 from gateway.core.transfer_log import Tracker
+from gateway.errors import GatewayError
 from gateway.storage.base import CHUNK_SIZE, ObjectReader, ObjectWriter, StoredObject
 
 
@@ -70,3 +75,31 @@ class TrackedReader:
                 self.tracker.finish("completed")
             else:
                 self.tracker.finish("cancelled", error="the client stopped reading")
+
+
+async def counted(chunks: AsyncIterator[bytes], tracker: Tracker) -> AsyncIterator[bytes]:
+    """``chunks`` unchanged, each counted into ``tracker`` (task-run pulls and pushes)."""
+    async for chunk in chunks:
+        tracker.add(len(chunk))
+        yield chunk
+
+
+def run_tracker(
+    rt: Runtime,
+    run: RunRecord,
+    direction: str,
+    connection: str,
+    source: str,
+    destination: str,
+    partner: str,
+    **known: Any,
+) -> Tracker:
+    """The transfer row of one file a task run's pull or push step moves (written in a batch)."""
+    kind = rt.config.connections[connection].type
+    return transfer_log.begin(rt.db, direction=direction, protocol=kind, source=source, destination=destination,
+                              partner=partner, owner=f"task:{run.action}", run_id=run.id, **known)  # fmt: skip
+
+
+def reason(exc: BaseException) -> str:
+    """What a failed transfer row says: a domain error's safe message, else only its kind."""
+    return exc.message[:500] if isinstance(exc, GatewayError) else type(exc).__name__

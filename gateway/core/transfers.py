@@ -10,7 +10,6 @@ partner's transfer answers 404, as an unknown one does.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, replace
 
 from gateway.catalog import transfers as catalog
@@ -19,6 +18,7 @@ from gateway.catalog.transfers import TransferFilter, TransferRecord
 from gateway.core.agents import Caller, StateError
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import iso_ms, now_us
+from gateway.core.transfer_log import new_id
 from gateway.errors import InvalidParameterError, NotFoundError
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -100,7 +100,7 @@ async def create(rt: Runtime, agent: AgentRecord, new: NewTransfer) -> TransferR
     check_new(new)
     now = now_us()
     record = TransferRecord(
-        id=str(uuid.uuid4()), direction=new.direction, protocol=new.protocol, source=new.source,
+        id=new_id(), direction=new.direction, protocol=new.protocol, source=new.source,
         destination=new.destination, size=new.size, bytes_transferred=0, progress=0, speed=0, status=new.status,
         started_at=now, ended_at=None, updated_at=now, sha256=new.sha256, agent_id=agent.id,
         partner=agent.partner, owner=agent.owner, run_id=None, error=None,

@@ -146,6 +146,19 @@ def test_pull_deletes_the_source_and_push_survives_a_dropped_connection(
         assert c.get("/2.0/files/in/a.csv").content == big
     finally:
         c.close()
+    # i13a: each file a step moved is a transfer row of the run (the dropped push attempt a failed one).
+    time.sleep(0.8)  # rows are written in 0.25 s batches
+    root = gw.client("root")
+    try:
+        rows = [
+            t for t in root.get("/api/transfers", params={"limit": 100}).json()["data"] if t["runId"] == int(run["id"])
+        ]
+    finally:
+        root.close()
+    done = {(t["direction"], t["destinationPath"], t["sha256"]) for t in rows if t["status"] == "completed"}
+    digest = hashlib.sha256(big).hexdigest()
+    assert ("pull", "app:/in/a.csv", digest) in done and ("push", "backup:inbox/a.csv", digest) in done, rows
+    assert any(t["direction"] == "push" and t["status"] == "failed" for t in rows), rows
 
 
 def test_unknown_host_key_fails_the_step_without_retrying(api: httpx.Client, sshd: Sshd) -> None:

@@ -67,7 +67,6 @@ def upgrade() -> None:
     op.create_index("ix_transfers_started", "transfers", ["started_at", "id"])
     op.create_index("ix_transfers_partner", "transfers", ["partner", "started_at"])
     op.create_index("ix_transfers_agent", "transfers", ["agent_id", "started_at"])
-    op.create_index("ix_transfers_status", "transfers", ["status", "started_at"])
 
 
 def downgrade() -> None:
