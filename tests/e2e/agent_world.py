@@ -35,8 +35,8 @@ def agent_config(enrollments: bool = True) -> dict[str, dict[str, Any]]:
     config["gateway.yaml"]["agents"] = {
         "offline_after_seconds": 5,
         "enrollments": [
-            {"id": ENROL_A, "customer": "alice", "uses": 3},
-            {"id": ENROL_B, "customer": "bella", "uses": 3},
+            {"id": ENROL_A, "customer": "alice", "uses": 10},
+            {"id": ENROL_B, "customer": "bella", "uses": 10},
         ],
     }
     return config
