@@ -9,6 +9,7 @@ retried on the next tick). Network failures stay ``httpx.TransportError`` (retri
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import socket
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 
 from gateway import __version__
+
+RETRIES_429 = 4
 
 
 class ApiError(Exception):
@@ -56,6 +59,18 @@ class AgentApi:
     def _headers(self) -> dict[str, str]:
         return {"X-API-Key": self.key or ""}
 
+    async def _call(self, method: str, url: str, keyed: bool = True, **kwargs: Any) -> httpx.Response:
+        """One request; a 429 (the agent tier's rate limit) waits for ``Retry-After`` (at most a
+        minute) and tries again, a few times, so a run of many small files slows down instead of
+        failing."""
+        headers = self._headers() if keyed else {}
+        for _ in range(RETRIES_429):
+            response = await self.client.request(method.upper(), url, headers=headers, **kwargs)
+            if response.status_code != 429:
+                return response
+            await asyncio.sleep(_retry_after(response))
+        return response
+
     async def register(self, enrollment: str, name: str) -> dict[str, Any]:
         """Enrol with a configured identifier; the answer holds ``agent`` and ``apiKey`` (once)."""
         body = {
@@ -65,14 +80,14 @@ class AgentApi:
             "version": __version__,
             "customerIdentifier": enrollment,
         }
-        data = _data(await self.client.post("/api/agents/register", json=body))
+        data = _data(await self._call("post", "/api/agents/register", json=body, keyed=False))
         if not isinstance(data, dict) or not isinstance(data.get("apiKey"), str):
             raise ApiError(500, "register answered without an apiKey")
         return data
 
     async def heartbeat(self, status: str) -> dict[str, Any]:
         body: dict[str, Any] = {"status": status, "load": _load(), "memory": _memory_mib()}
-        data = _data(await self.client.post("/api/agents/heartbeat", json=body, headers=self._headers()))
+        data = _data(await self._call("post", "/api/agents/heartbeat", json=body))
         return data if isinstance(data, dict) else {}
 
     async def jobs(self, agent_id: str | None) -> list[dict[str, Any]]:
@@ -80,7 +95,7 @@ class AgentApi:
         params = {"enabled": "true", "limit": "100"}
         if agent_id:
             params["agentId"] = agent_id
-        data = _data(await self.client.get("/api/jobs", params=params, headers=self._headers()))
+        data = _data(await self._call("get", "/api/jobs", params=params))
         if isinstance(data, dict):  # a paged answer: {"items": [...], ...}
             for field in ("items", "jobs", "data"):
                 if isinstance(data.get(field), list):
@@ -93,7 +108,7 @@ class AgentApi:
         working on before a restart): the run with its lease, or None on 409 (a run is already
         going under another live lease, or nothing is due)."""
         body = {"runId": resume} if resume else {}
-        response = await self.client.post(f"/api/jobs/{job_id}/runs", json=body, headers=self._headers())
+        response = await self._call("post", f"/api/jobs/{job_id}/runs", json=body)
         if response.status_code == 409:
             return None
         data = _data(response)
@@ -105,27 +120,32 @@ class AgentApi:
         body: dict[str, Any] = {"status": status, "filesTransferred": files, "bytesTransferred": size}
         if error:
             body["error"] = error
-        _data(await self.client.patch(f"/api/jobs/{job_id}/runs/{run_id}", json=body, headers=self._headers()))
+        _data(await self._call("patch", f"/api/jobs/{job_id}/runs/{run_id}", json=body))
 
     async def keep(self, job_id: str, run_id: str) -> None:
         """Renew the lease of the run under way."""
         body = {"status": "running"}
-        _data(await self.client.patch(f"/api/jobs/{job_id}/runs/{run_id}", json=body, headers=self._headers()))
+        _data(await self._call("patch", f"/api/jobs/{job_id}/runs/{run_id}", json=body))
 
     async def new_transfer(self, body: dict[str, Any]) -> str:
-        data = _data(await self.client.post("/api/transfers", json=body, headers=self._headers()))
+        data = _data(await self._call("post", "/api/transfers", json=body))
         transfer = data.get("transfer", data) if isinstance(data, dict) else None
         if not isinstance(transfer, dict) or "id" not in transfer:
             raise ApiError(500, "POST /api/transfers answered without an id")
         return str(transfer["id"])
 
     async def update_transfer(self, transfer_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        data = _data(await self.client.patch(f"/api/transfers/{transfer_id}", json=body, headers=self._headers()))
+        data = _data(await self._call("patch", f"/api/transfers/{transfer_id}", json=body))
         return data if isinstance(data, dict) else {}
 
     async def get_transfer(self, transfer_id: str) -> dict[str, Any]:
-        data = _data(await self.client.get(f"/api/transfers/{transfer_id}", headers=self._headers()))
+        data = _data(await self._call("get", f"/api/transfers/{transfer_id}"))
         return data if isinstance(data, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float:
+    text = response.headers.get("retry-after", "")
+    return min(60.0, max(0.5, float(text))) if text.isdigit() else 5.0
 
 
 def _load() -> float:
