@@ -59,12 +59,14 @@ class AgentApi:
     def _headers(self) -> dict[str, str]:
         return {"X-API-Key": self.key or ""}
 
-    async def _call(self, method: str, url: str, keyed: bool = True, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self, method: str, url: str, keyed: bool = True, patient: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         """One request; a 429 (the agent tier's rate limit) waits for ``Retry-After`` (at most a
         minute) and tries again, a few times, so a run of many small files slows down instead of
         failing."""
         headers = self._headers() if keyed else {}
-        for _ in range(RETRIES_429):
+        for _ in range(RETRIES_429 if patient else 1):
             response = await self.client.request(method.upper(), url, headers=headers, **kwargs)
             if response.status_code != 429:
                 return response
@@ -134,8 +136,10 @@ class AgentApi:
             raise ApiError(500, "POST /api/transfers answered without an id")
         return str(transfer["id"])
 
-    async def update_transfer(self, transfer_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        data = _data(await self._call("patch", f"/api/transfers/{transfer_id}", json=body))
+    async def update_transfer(self, transfer_id: str, body: dict[str, Any], patient: bool = True) -> dict[str, Any]:
+        """``patient=False`` for in-flight progress: a 429 is not waited for (the upload stream must
+        not pause), the caller may skip that report."""
+        data = _data(await self._call("patch", f"/api/transfers/{transfer_id}", patient=patient, json=body))
         return data if isinstance(data, dict) else {}
 
     async def get_transfer(self, transfer_id: str) -> dict[str, Any]:

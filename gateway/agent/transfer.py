@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gateway.agent.api import AgentApi
+from gateway.agent.api import AgentApi, ApiError
 
 REPORT_EVERY = 1.0
 
@@ -45,7 +45,11 @@ class Reporter:
         now = time.monotonic()
         if now - self.last >= REPORT_EVERY and done < self.size:
             self.last = now
-            await self.api.update_transfer(self.id, self._body(done, "running"))
+            try:
+                await self.api.update_transfer(self.id, self._body(done, "running"), patient=False)
+            except ApiError as exc:
+                if exc.status != 429:
+                    raise  # a rate-limited progress report is skipped; the next one carries on
 
     async def completed(self, sha256: str) -> None:
         await self.api.update_transfer(self.id, {**self._body(self.size, "completed"), "sha256": sha256})
