@@ -174,8 +174,7 @@ class Agent:
         job_list = await self.api.jobs(self.agent_id)
         pending = self.state.run()
         if pending is not None and not any(str(j.get("id")) == str(pending.get("jobId")) for j in job_list):
-            log.warning("job %s of the unfinished run is gone or disabled; dropping the run", pending.get("jobId"))
-            self.state.set_run(None)
+            await self._drop(pending, "its job is gone or disabled")
             pending = None
         first = [j for j in job_list if pending is not None and str(j.get("id")) == str(pending.get("jobId"))]
         order = first + [j for j in job_list if j not in first and self._due(j)]
@@ -183,6 +182,18 @@ class Agent:
             if self.stopping.is_set():
                 return
             await self.run_job(job)
+
+    async def _drop(self, pending: dict[str, Any], reason: str) -> None:
+        """Forget an unfinished run; its file under way, if any, is reported cancelled so that no
+        transfer row stays "running" for ever."""
+        log.warning("dropping run %s of job %s: %s", pending.get("runId"), pending.get("jobId"), reason)
+        current = pending.get("current") or {}
+        if current.get("transferId"):
+            try:
+                await self.api.update_transfer(str(current["transferId"]), {"status": "cancelled"})
+            except ApiError as exc:
+                log.warning("transfer %s not cancelled: %s", current["transferId"], exc)
+        self.state.set_run(None)
 
     def _due(self, job: dict[str, Any]) -> bool:
         job_id = str(job.get("id"))
@@ -203,11 +214,12 @@ class Agent:
         resume = str(pending["runId"]) if pending and str(pending.get("jobId")) == str(job["id"]) else None
         run = await self.api.claim(str(job["id"]), resume)
         if run is None:
-            if resume:  # the run ended or went to another holder: nothing of ours to finish
-                log.warning("run %s of job %s cannot be resumed; dropping it", resume, job["id"])
-                self.state.set_run(None)
+            if resume and pending:  # the run ended or went to another holder: nothing of ours to finish
+                await self._drop(pending, "the gateway no longer hands it out")
             return
         if pending is None or str(pending.get("runId")) != str(run.get("id")):
+            if pending is not None:
+                await self._drop(pending, f"the gateway handed out run {run.get('id')} instead")
             pending = {"jobId": job["id"], "runId": run.get("id"), "done": [], "current": None}
             self.state.set_run(pending)
         log.info("run %s of job %s (%s) started", run.get("id"), job["id"], job.get("name"))

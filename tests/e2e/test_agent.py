@@ -230,6 +230,10 @@ def test_sigterm_in_the_middle_of_a_file_exits_0_with_a_checkpoint(
         _disable(admin, job)
     assert "stopped" in agent.log()
     assert agent.state()["run"]["current"]["transferId"] == moving["id"]
+    # restarted after its job was disabled, the agent drops the run and cancels the file's transfer
+    agent.start()
+    wait_for("the run dropped", lambda: "run" not in agent.state(), 30)
+    assert _data(admin.get(f"/api/transfers/{moving['id']}"))["status"] == "cancelled"
 
 
 def test_a_disabled_agent_exits_with_a_clear_message(
