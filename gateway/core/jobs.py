@@ -60,6 +60,11 @@ class JobSpec:
         return {k: getattr(self, k) for k in JobSpec.__slots__}
 
 
+async def clock(rt: Runtime) -> int:
+    """The time ticks are computed against: the catalog's clock (one for every peer)."""
+    return await task_catalog.db_now_us(rt.db, now_us())
+
+
 def next_run(job: JobRecord, now: int) -> int | None:
     return scheduler.next_tick(schedule_of(job), now) if job.enabled else None
 

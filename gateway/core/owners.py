@@ -44,7 +44,7 @@ class StateConflictError(RequestSyntaxError):
     error_type = "conflict"
     default_message = "Conflict"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
         self.details = details
         super().__init__(message)
 
@@ -52,6 +52,6 @@ class StateConflictError(RequestSyntaxError):
 class InvalidInputError(RequestSyntaxError):
     """A request body that is refused, with every problem in ``details`` (seed 001: 400)."""
 
-    def __init__(self, message: str, problems: list[dict[str, Any]]) -> None:
-        self.details = {"errors": problems}
+    def __init__(self, message: str | None = None, problems: list[dict[str, Any]] | None = None) -> None:
+        self.details = {"errors": problems or []}
         super().__init__(message)

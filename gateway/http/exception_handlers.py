@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import errors
-from gateway.http.envelope import failed
+from gateway.http.envelope import failed, json_response
 
 log = logging.getLogger("gateway.http")
 
@@ -104,13 +104,32 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "Not found", 405: "Method not allowed"}
     message = messages.get(exc.status_code, str(exc.detail))
+    if _is_api(request):
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "request_syntax")
+        return api_failed(message, kind, exc.status_code, dict(exc.headers or {}))
     return failed(message, "request_syntax", exc.status_code, dict(exc.headers or {}))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """Anything unforeseen: logged with its traceback, answered without one."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _is_api(request):
+        return api_failed("Internal server error", "server", 500)
     return failed("Internal server error", "server", 500)
+
+
+# i13a: seed 001's /api answers its unknown paths, wrong methods and bugs in its own envelope.
+def _is_api(request: Request) -> bool:
+    path = request.scope.get("path", "")
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return bool(path == "/api" or path.startswith("/api/"))
+
+
+def api_failed(message: str, kind: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    """``{"success": false, "error": …, "details": {"type": …}}`` (gateway/http/mftplus/envelope.py)."""
+    return json_response({"success": False, "error": message, "details": {"type": kind}}, status, headers)
 
 
 HANDLERS = {errors.GatewayError: gateway_error, HTTPException: http_exception, Exception: server_error}

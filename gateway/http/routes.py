@@ -22,7 +22,6 @@ from gateway.http import (
     oauth2,
     token,
 )
-from gateway.http.mftplus import fallback
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -68,5 +67,4 @@ ROUTES: list[BaseRoute] = [
     *automate.ROUTES,
     *admin_tasks.ROUTES,
     *mftplus.ROUTES,
-    *fallback.FALLBACK,  # i13a: unknown /api paths and methods, in the /api envelope; keep last
 ]

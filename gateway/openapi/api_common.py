@@ -1,5 +1,5 @@
-"""OpenAPI pieces every ``/api`` (seed 001) fragment shares: the ``{"success": false, "error",
-"details"}`` envelope, the paged list, and the error answers in that shape."""
+"""OpenAPI pieces for the ``/api`` (seed 001) jobs and pipelines: paging parameters, the
+``{"success": true, "data"}`` answers, and error answers in the ``ApiError`` envelope."""
 
 from __future__ import annotations
 
@@ -7,23 +7,7 @@ from typing import Any
 
 from gateway.openapi.common import RATE_HEADERS, RETRY_AFTER, json_content, ref
 
-SCHEMAS: dict[str, Any] = {
-    "ApiError": {
-        "type": "object",
-        "description": "Seed 001's error envelope: every /api failure, whatever the status.",
-        "required": ["success", "error"],
-        "properties": {
-            "success": {"const": False},
-            "error": {"type": "string", "description": "Safe to show; never a traceback."},
-            "details": {"description": "What was wrong (e.g. `errors`: each problem, with line and column for YAML)"},
-        },
-    },
-    "ApiPagination": {
-        "type": "object",
-        "required": ["page", "limit", "total", "pages"],
-        "properties": {k: {"type": "integer", "minimum": 0} for k in ("page", "limit", "total", "pages")},
-    },
-}
+# ApiError and ApiPagination are declared with the agents' operations (gateway/openapi/mftplus.py).
 
 PAGE_PARAMS: list[dict[str, Any]] = [
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},

@@ -225,6 +225,13 @@ def test_unknown_paths_and_methods_answer_in_the_api_envelope(gateway: Gateway, 
     assert r.status_code == 404 and r.json()["success"] is False
     r = api(gateway, "DELETE", "/api/agents", alice)
     assert r.status_code == 405 and r.json()["success"] is False and "GET" in r.headers["allow"]
+    r = api(gateway, "GET", "/api", {})
+    assert r.status_code == 404 and r.json() == {
+        "success": False,
+        "error": "Not found",
+        "details": {"type": "not_found"},
+    }
+    assert api(gateway, "GET", "/2.0/nothing", {}).json().get("success") is None  # the /2.0 envelope there
     r = api(gateway, "PUT", "/api/health", {})
     assert r.status_code == 405 and r.json()["success"] is False
 

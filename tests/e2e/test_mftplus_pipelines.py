@@ -103,6 +103,10 @@ def test_pipeline_put_yaml_creates_an_immutable_version(admin: httpx.Client) -> 
     assert digests[1] == digests[3] == hashlib.sha256(ECHO.encode()).hexdigest()
     assert digests[2] == hashlib.sha256(ECHO_V2.encode()).hexdigest()
     assert [v["taskVersion"] for v in versions] == [3, 2, 1]  # each text changed the definition
+    broken = admin.put(f"/api/pipelines/{made['id']}/yaml", content=b"steps: [", headers=raw)
+    assert envelope_error(broken, 400)["details"]["errors"][0]["line"] == 1
+    assert len(admin.get(f"/api/pipelines/{made['id']}/versions").json()["data"]) == 3  # nothing written
+    assert admin.get(f"/api/pipelines/{made['id']}/yaml").content == ECHO.encode()
 
 
 def test_pipeline_dry_run_reports_every_error_with_line_and_column(admin: httpx.Client) -> None:

@@ -84,7 +84,7 @@ ERROR_SCHEMAS: dict[str, str] = {
     "/v1/oauth/token": "OAuthError",
     "/v1/": "AutomateError",
     "/rest/as/job/": "ExecutionStatus",
-    "/api/": "ApiError",  # seed 001 (i13b: gateway/openapi/api_common.py)
+    "/api/": "ApiError",  # i13a: seed 001
 }
 # Seed 004: status and abort of an unknown job are a bare 404.
 NO_ERROR_BODY = {("/rest/as/job/status/{jobId}", "get", "404"), ("/rest/as/job/abort/{jobId}", "post", "404")}
@@ -279,6 +279,17 @@ def bearer(live: Gateway) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def agent_key(live: Gateway, cookies: dict[str, str]) -> dict[str, str]:
+    """i13a: an agent's X-API-Key (alice registers it), for seed 001's agent operations."""
+    r = httpx.post(f"{live.url}/api/agents/register", json={"name": "openapi-agent"}, cookies=cookies)
+    assert r.status_code == 201, r.text
+    return {"X-API-Key": r.json()["data"]["apiKey"]}
+
+
+AGENT_OPERATIONS = {("/api/agents/heartbeat", "post"), ("/api/transfers", "post"), ("/api/transfers/{id}", "patch")}
+
+
+@pytest.fixture(scope="module")
 def api(live: Gateway) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{live.url}/openapi.json")
 
@@ -289,6 +300,7 @@ def test_openapi_schemathesis_live_server(
     live: Gateway,
     cookies: dict[str, str],
     bearer: dict[str, str],
+    agent_key: dict[str, str],
     path: str,
     method: str,
 ) -> None:
@@ -297,6 +309,7 @@ def test_openapi_schemathesis_live_server(
     # Logging out would end the session the other operations use: logout runs without one (401).
     session = {} if path == "/2.0/logout" else cookies
     headers = bearer if path.startswith(("/rest/as/job/", "/v1/")) and path != "/v1/oauth/token" else {}
+    headers = agent_key if (path, method) in AGENT_OPERATIONS else headers
     strategies = [
         operation.as_strategy(generation_mode=mode, cookies=session, headers=headers)
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)

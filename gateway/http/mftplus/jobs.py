@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.catalog import tasks as task_catalog
 from gateway.catalog.jobs import JobRecord, JobRunRecord
 from gateway.catalog.records import RunRecord
 from gateway.core import jobs
@@ -132,14 +131,14 @@ async def list_jobs(request: Request) -> Response:
     if agent == "me" and who.agent_id is not None:
         agent = who.agent_id
     total, found = await jobs.search(rt, who, agent, query_flag(request, "enabled"), page, limit)
-    now = await task_catalog.db_now_us(rt.db, now_us())
+    now = await jobs.clock(rt)
     return ok_page([job_json(j, now) for j in found], total, page, limit)
 
 
 async def get_job(request: Request) -> Response:
     rt, who = await caller(request)
     job = await jobs.get(rt, who, request.path_params["id"])
-    return ok(job_json(job, await task_catalog.db_now_us(rt.db, now_us())))
+    return ok(job_json(job, await jobs.clock(rt)))
 
 
 async def patch_job(request: Request) -> Response:

@@ -60,12 +60,21 @@ async def patch(request: Request) -> Response:
 def _filter(request: Request) -> TransferFilter:
     q = request.query_params
     return TransferFilter(
-        partner=q.get("partner") or None,
-        agent_id=q.get("agentId") or None,
-        status=q.get("status") or None,
+        partner=_name(q.get("partner"), "partner"),
+        agent_id=_name(q.get("agentId"), "agentId"),
+        status=_name(q.get("status"), "status"),
         started_from=_time(q.get("from"), "from"),
         started_to=_time(q.get("to"), "to"),
     )
+
+
+def _name(value: str | None, name: str) -> str | None:
+    """A filter value; control characters (a NUL PostgreSQL would refuse) are a 400."""
+    if not value:
+        return None
+    if len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidParameterError(name, "at most 255 characters, no control characters")
+    return value
 
 
 def _time(value: str | None, name: str) -> int | None:
