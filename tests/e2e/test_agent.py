@@ -141,6 +141,9 @@ def test_two_agents_of_two_partners_move_files_in_and_back_out(
         r = alice.get(f"/api/agents/{b_id}")
         assert r.status_code == 404 and r.json()["success"] is False
         assert alice.get(f"/api/agents/{b_id}/transfers").status_code == 404
+        b_transfer = _transfers(admin, b_id)[0]["id"]
+        assert alice.get(f"/api/transfers/{b_transfer}").status_code == 404
+        assert b_transfer not in {t["id"] for t in _data(alice.get("/api/transfers", params={"limit": 100}))}
     for agent in (a, b):
         agent.signal(signal.SIGTERM)
         assert agent.wait(20) == 0, agent.log()
