@@ -179,7 +179,7 @@ def _plausible(agent_id: str) -> bool:
 
 async def page(rt: Runtime, caller: Caller, page_no: int, limit: int) -> tuple[list[AgentRecord], int]:
     if caller.agent is not None:
-        return [caller.agent], 1
+        return ([caller.agent] if page_no == 1 else []), 1
     return await catalog.page(rt.db, caller.partner, (page_no - 1) * limit, limit)
 
 

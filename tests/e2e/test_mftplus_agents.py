@@ -190,11 +190,21 @@ def test_bad_transfer_input_is_400_and_writes_nothing(
     assert api(gateway, "GET", f"/api/agents/{aid}/transfers", alice).json()["pagination"]["total"] == 0
 
 
-def test_bad_agent_input_and_wrong_credentials(gateway: Gateway, alice: dict[str, str]) -> None:
+def test_bad_agent_input_and_wrong_credentials(gateway: Gateway, alice: dict[str, str], admin: httpx.Client) -> None:
+    before = admin.get("/api/agents").json()["pagination"]["total"]
     r = api(gateway, "POST", "/api/agents/register", alice, json={"name": ""})
     assert r.status_code == 400 and "name" in r.json()["error"]
     r = api(gateway, "POST", "/api/agents/register", alice, json=["not", "an", "object"])
     assert r.status_code == 400
+    r = api(gateway, "POST", "/api/agents/register", alice, json={"name": "x", "hostname": "a\x00b"})
+    assert r.status_code == 400 and "hostname" in r.json()["error"]
+    r = api(gateway, "POST", "/api/agents/register", alice, json={"name": "x", "role": "admin"})
+    assert r.status_code == 400 and "role" in r.json()["error"]
+    assert admin.get("/api/agents").json()["pagination"]["total"] == before  # nothing written
+    # Any other cookie does not count as a credential: the enrollment id still decides.
+    r = httpx.post(f"{gateway.url}/api/agents/register", json={"name": "c", "customerIdentifier": "enrol-nope-001"},
+                   cookies={"theme": "dark"})  # fmt: skip
+    assert r.status_code == 401 and r.json()["error"] == "Invalid customerIdentifier"
     r = api(gateway, "POST", "/api/agents/heartbeat", alice, json={"status": "online"})
     assert r.status_code == 401  # a bearer token is not an agent's key
     agent = register(gateway, alice, "hb-bad")

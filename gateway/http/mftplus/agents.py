@@ -15,6 +15,7 @@ from gateway.http.credentials import authenticate
 from gateway.http.mftplus.caller import agent_caller, json_body, number, text, unknown_fields, user_caller
 from gateway.http.mftplus.envelope import api_errors, ok, ok_page, paging
 from gateway.http.proxy import client_info
+from gateway.http.session import SESSION_COOKIE
 from gateway.http.state import runtime
 
 _REGISTER = ("name", "hostname", "os", "version", "customerIdentifier")
@@ -37,7 +38,7 @@ async def register(request: Request) -> Response:
         version=text(body, "version", most=64) or "",
     )
     identifier = text(body, "customerIdentifier", most=128)
-    credentials = any(h in request.headers for h in ("authorization", "x-api-key")) or bool(request.cookies)
+    credentials = any(h in request.headers for h in ("authorization", "x-api-key")) or SESSION_COOKIE in request.cookies
     enrollment: str | None = None
     if credentials:
         _, principal, _ = await authenticate(request)
