@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.agent.api import AgentApi
-from gateway.agent.partner import Partner, Stopped
+from gateway.agent.partner import Partner, Stopped, vfs_url
 from gateway.agent.state import StateFile
 from gateway.agent.transfer import Reporter
 
@@ -44,7 +44,11 @@ class Context:
     state: StateFile
     stop: Callable[[], bool]
     agent_id: str | None
-    scheme: str
+    server: str  # the gateway's base URL: transfers name the /2.0 side by its full URL
+
+    @property
+    def scheme(self) -> str:
+        return self.server.split(":", 1)[0]
 
 
 def sha256_of(path: Path) -> str:
@@ -164,7 +168,7 @@ async def _pull_one(
         return None
     part = target.with_name(f".{target.name}{PART}")
     body = {
-        "sourceUrl": f"{ctx.scheme}:/2.0/files/{source.lstrip('/')}",
+        "sourceUrl": f"{ctx.server}/2.0/files/{vfs_url(source)}",
         "destinationPath": str(target),
         "direction": "pull",
         "size": remote.size,

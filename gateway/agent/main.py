@@ -243,8 +243,7 @@ class Agent:
         log.info("run %s of job %s completed", run.get("id"), job["id"])
 
     def _context(self) -> jobs.Context:
-        scheme = self.options.server.split(":", 1)[0]
-        return jobs.Context(self.api, self.partner, self.state, self.stop_requested, self.agent_id, scheme)
+        return jobs.Context(self.api, self.partner, self.state, self.stop_requested, self.agent_id, self.options.server)
 
 
 async def _main(options: AgentOptions) -> int:

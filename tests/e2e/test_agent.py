@@ -213,6 +213,8 @@ def test_kill_9_in_the_middle_of_a_download_resumes_it_into_one_file(
     finally:
         _disable(admin, job)
     assert [t["id"] for t in rows] == [moving["id"]] and rows[0]["progress"] == 100
+    assert rows[0]["sourceUrl"] == f"{gateway.url}/2.0/files/outbox/big-out.bin"
+    assert rows[0]["destinationPath"] == str(target / "big-out.bin")
     assert sorted(p.name for p in target.iterdir()) == ["big-out.bin"]  # no partial, no second copy
     assert (target / "big-out.bin").read_bytes() == data
 
