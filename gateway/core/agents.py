@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from dataclasses import dataclass, replace
 
 from gateway.catalog import agents as catalog, audit
 from gateway.catalog.agents import AgentRecord
+from gateway.catalog.db import Database
 from gateway.core import apikeys, defender
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
@@ -137,6 +139,26 @@ async def register(
     await audit.record(rt.db, "agent.registered", principal=by, address=address,
                        detail={"agent": agent_id, "customer": customer, "key": key.id})  # fmt: skip
     return record, plaintext
+
+
+_AGENT_OF_KEY_MAX = 10_000
+_agent_of_key: weakref.WeakKeyDictionary[Database, dict[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+async def agent_of_credential(rt: Runtime, credential: str) -> str | None:
+    """The agent id whose API key ``credential`` is (``apikey:<id>``, also a token issued from
+    it), for linking its /2.0 transfers; None for any other credential. Remembered per key: a
+    key belongs to one agent or none for life (disabling revokes the key, which auth refuses)."""
+    if not credential.startswith("apikey:"):
+        return None
+    key_id = credential[len("apikey:") :]
+    known = _agent_of_key.setdefault(rt.db, {})
+    if key_id not in known:
+        if len(known) >= _AGENT_OF_KEY_MAX:
+            known.clear()
+        agent = await catalog.by_key(rt.db, key_id)
+        known[key_id] = agent.id if agent is not None else None
+    return known[key_id]
 
 
 async def for_key(rt: Runtime, key_id: str) -> AgentRecord | None:

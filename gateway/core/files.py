@@ -16,7 +16,7 @@ from typing import Any
 from gateway.catalog import files as catalog
 from gateway.catalog.records import FileRecord, NewEvent, NewFile
 from gateway.config.schema import Permission, Vfs
-from gateway.core import mediatypes, metadata as md, transfer_log
+from gateway.core import agents, mediatypes, metadata as md, transfer_log
 from gateway.core.contracts import Access
 from gateway.core.paths import RequestPath, VirtualPath, validate_segment
 from gateway.core.runtime import Runtime
@@ -113,7 +113,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     async def open_writer() -> ObjectWriter:
         nonlocal writer, tracker
         destination = _where(access, folder.child(name) if name is not None else folder)
-        tracker = _track(rt, access, "upload", _client(access), destination)
+        tracker = await _track(rt, access, "upload", _client(access), destination)
         writer = TrackedWriter(await backend.open_write(rt.max_file_size(access.vfs.name)), tracker)
         return writer
 
@@ -234,8 +234,8 @@ async def open_download(
         await reader.close()
         raise
     _wake_if(rt, event)
-    tracker = _track(rt, access, "download", _where(access, target.folder.child(target.name)), _client(access),
-                     size=record.size, sha256=record.sha256)  # fmt: skip
+    tracker = await _track(rt, access, "download", _where(access, target.folder.child(target.name)),
+                           _client(access), size=record.size, sha256=record.sha256)  # fmt: skip
     return record, TrackedReader(reader, tracker)
 
 
@@ -247,13 +247,16 @@ def _client(access: Access) -> str:
     return f"{access.principal.protocol}://{access.principal.client_address}"
 
 
-def _track(
+async def _track(
     rt: Runtime, access: Access, direction: str, source: str, destination: str, **known: Any
 ) -> transfer_log.Tracker:
-    """A transfer row for this /2.0 upload or download (written in a batch, not here)."""
+    """A transfer row for this /2.0 upload or download (written in a batch, not here); an
+    agent's key (or a token issued from it) links the row to the agent."""
     p = access.principal
+    agent_id = await agents.agent_of_credential(rt, p.credential)
     return transfer_log.begin(rt.db, direction=direction, protocol=p.protocol, source=source,
-                              destination=destination, partner=p.actor, owner=p.user, **known)  # fmt: skip
+                              destination=destination, partner=p.actor, owner=p.user, agent_id=agent_id,
+                              **known)  # fmt: skip
 
 
 async def delete(rt: Runtime, access: Access, req: RequestPath) -> FileRecord:

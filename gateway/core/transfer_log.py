@@ -138,14 +138,14 @@ def new_id() -> str:
 
 def begin(
     db: Database, *, direction: str, protocol: str, source: str, destination: str, partner: str, owner: str,
-    size: int | None = None, sha256: str | None = None, run_id: int | None = None,
+    size: int | None = None, sha256: str | None = None, run_id: int | None = None, agent_id: str | None = None,
 ) -> Tracker:  # fmt: skip
     """A running transfer, recorded by the next flush."""
     now = now_us()
     record = TransferRecord(
         id=new_id(), direction=direction, protocol=protocol, source=source[:4096],
         destination=destination[:4096], size=size, bytes_transferred=0, progress=0, speed=0, status="running",
-        started_at=now, ended_at=None, updated_at=now, sha256=sha256, agent_id=None, partner=partner, owner=owner,
+        started_at=now, ended_at=None, updated_at=now, sha256=sha256, agent_id=agent_id, partner=partner, owner=owner,
         run_id=run_id, error=None,
     )  # fmt: skip
     book = _book(db)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.harness import Gateway, running
+from tests.e2e.harness import Curl, Gateway, running
 from tests.e2e.mftplus_world import ENROL_A, ENROL_S, OFFLINE_AFTER, bearer_of, mftplus_config, register
 
 pytestmark = pytest.mark.e2e
@@ -252,3 +253,23 @@ def test_rate_limit_headers_on_agent_endpoints(gateway: Gateway, alice: dict[str
     assert r.headers["x-ratelimit-limit"] == "300" and int(r.headers["x-ratelimit-remaining"]) < 300
     r = api(gateway, "GET", "/api/agents", alice)
     assert r.headers["x-ratelimit-limit"] == "100000"  # the test world's authenticated tier
+
+
+def test_the_seed_curl_examples_run_as_written(
+    gateway: Gateway, alice: dict[str, str], admin: httpx.Client, tmp_path: Path
+) -> None:
+    """Seed 001's three curl examples, only the host and the credentials adapted."""
+    curl = Curl(gateway, tmp_path / "jar.txt")
+    registered = curl(
+        "-X", "POST", "-H", "Content-Type: application/json", "-H", f"Authorization: {alice['Authorization']}",
+        "-d", '{\n"name": "prod-server-1",\n"hostname": "server1.example.com",\n"os": "linux"\n}',
+        path="/api/agents/register",
+    )  # fmt: skip
+    assert registered.status == 201 and registered.json()["success"] is True
+    key = registered.json()["data"]["apiKey"]
+    beat = curl("-X", "POST", "-H", "Content-Type: application/json", "-H", f"X-API-Key: {key}",
+                "-d", '{"status": "online"}', path="/api/agents/heartbeat")  # fmt: skip
+    assert beat.status == 200 and beat.json()["data"]["status"] == "online"
+    token = bearer_of(gateway, admin, "root")["Authorization"]
+    listed = curl("-H", f"Authorization: {token}", path="/api/agents")
+    assert listed.status == 200 and "prod-server-1" in {a["name"] for a in listed.json()["data"]}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Gateway, running
-from tests.e2e.mftplus_world import bearer_of, mftplus_config
+from tests.e2e.mftplus_world import bearer_of, mftplus_config, register
 
 pytestmark = pytest.mark.e2e
 FLUSHED = 0.8  # rows are written in batches every 0.25 s
@@ -125,3 +125,20 @@ def test_an_upload_refused_mid_body_is_a_failed_transfer(gateway: Gateway, admin
     rows = admin.get("/api/transfers", params={"limit": 100, "partner": "AppB"}).json()["data"]
     failed = only(rows, "upload", "app:/in/too-big.bin")
     assert failed["status"] == "failed" and failed["error"] and failed["endedAt"] and failed["progress"] < 100
+
+
+def test_an_agent_s_2_0_transfers_are_linked_to_it(gateway: Gateway, admin: httpx.Client) -> None:
+    """The agent program moves files on /2.0 with a token from its key: those rows name it."""
+    alice = bearer_of(gateway, admin, "alice")
+    agent = register(gateway, alice, "linked")
+    r = httpx.post(f"{gateway.url}/token", data={"grant_type": "apikey", "key": agent["apiKey"]})
+    token = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    r = httpx.put(f"{gateway.url}/2.0/files/inbox/by-agent.bin", files={"file": ("by-agent.bin", b"agent bytes")},
+                  headers=token)  # fmt: skip
+    assert r.status_code == 201, r.text
+    time.sleep(FLUSHED)
+    aid = agent["agent"]["id"]
+    rows = httpx.get(f"{gateway.url}/api/agents/{aid}/transfers", headers=alice).json()["data"]
+    up = only(rows, "upload", "pa:/inbox/by-agent.bin")
+    assert up["agentId"] == aid and up["status"] == "completed" and up["customer"] == "alice"
+    assert only(transfers(gateway, {"X-API-Key": agent["apiKey"]}), "upload")["id"] == up["id"]  # the agent sees it
