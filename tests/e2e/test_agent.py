@@ -78,7 +78,10 @@ def _disable(admin: httpx.Client, *job_ids: str) -> None:
 
 
 def _transfers(admin: httpx.Client, agent_id: str) -> list[dict[str, Any]]:
-    return list(_data(admin.get(f"/api/agents/{agent_id}/transfers", params={"limit": 100})))
+    """The transfers the agent reported (push/pull). The gateway also lists, under the agent, the
+    /2.0 uploads and downloads made with its key (direction upload/download): not counted here."""
+    rows = _data(admin.get(f"/api/agents/{agent_id}/transfers", params={"limit": 100}))
+    return [t for t in rows if t["direction"] in ("push", "pull")]
 
 
 def _files(folder: Path, count: int, size: int) -> dict[str, bytes]:
@@ -157,7 +160,7 @@ def _finished(admin: httpx.Client, agent_id: str, count: int) -> list[dict[str, 
 
 def _moving(admin: httpx.Client, agent_id: str) -> dict[str, Any] | None:
     for t in _transfers(admin, agent_id):
-        if t["status"] == "running" and 0 < t["bytesTransferred"] < t["size"]:
+        if t["status"] == "running" and 0 < t["bytesTransferred"] < (t["size"] or 0):
             return t
     return None
 

@@ -39,7 +39,8 @@ def test_a_rate_limited_agent_waits_and_completes_its_run(gateway: Gateway, tmp_
             assert r.status_code == 201, r.text
 
             def done() -> list[dict[str, object]] | None:
-                rows = admin.get(f"/api/agents/{agent_id}/transfers", params={"limit": 100}).json()["data"]
+                listed = admin.get(f"/api/agents/{agent_id}/transfers", params={"limit": 100}).json()["data"]
+                rows = [t for t in listed if t["direction"] == "push"]  # not the gateway's own /2.0 rows
                 return rows if sum(t["status"] == "completed" for t in rows) == 12 else None
 
             rows = wait_for("12 files moved despite 429s", done, 150, 1.0)
