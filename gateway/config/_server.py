@@ -18,7 +18,7 @@ from gateway.config._abuse import parse_defender, parse_rate_limits
 from gateway.config._fields import Cursor, Fields, describe
 from gateway.config.schema import HTTP_SERVERS, MAX_WORKERS, ServerConfig, Storage, auto_workers
 
-TOP_KEYS = ("server", "storages", "defender", "rate_limits", "agents")
+_TOP_KEYS = ("server", "storages", "defender", "rate_limits", "agents")
 _SERVER_KEYS = (
     "session_idle_seconds",
     "session_absolute_seconds",
@@ -50,7 +50,7 @@ DEFAULT_STORAGE = "default"
 
 
 def parse_gateway(cur: Cursor, data: object, data_dir: Path) -> tuple[ServerConfig, dict[str, Storage]]:
-    top = Fields(cur, data, allowed=TOP_KEYS)
+    top = Fields(cur, data, allowed=_TOP_KEYS)
     server = _server(Fields(top.at("server"), top.get("server"), allowed=_SERVER_KEYS))
     server = dataclasses.replace(server, defender=parse_defender(top), rate_limits=parse_rate_limits(top))
     return server, _storages(top, data_dir)
