@@ -1,4 +1,4 @@
-"""``mft-gateway``: serve | check-config | hash-password | migrate | api-key."""
+"""``mft-gateway``: serve | check-config | hash-password | migrate | api-key | agent."""
 
 from __future__ import annotations
 
@@ -167,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
     from gateway import cli_keys
 
     cli_keys.add_parser(sub)
+    # i13c: the transfer agent a partner runs next to its systems (gateway/agent/)
+    from gateway.agent import options as agent_options
+
+    agent_options.add_parser(sub)
     return p
 
 
