@@ -97,6 +97,7 @@ def create_app(settings: Settings) -> Starlette:
         background += [
             asyncio.create_task(scheduler.run(rt, dispatcher.worker)),
             asyncio.create_task(_purge_task_runs(rt)),
+            asyncio.create_task(transfer_log.keep_trimmed(rt.db, rt.config.agents.transfer_retention_days)),  # i13a
         ]
         try:
             yield

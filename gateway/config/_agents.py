@@ -1,6 +1,7 @@
 """``agents:`` in gateway.yaml (seed 001's agents, docs/mftplus.md).
 
 ``offline_after_seconds``: an agent without a heartbeat for this long is listed as offline.
+``transfer_retention_days``: transfer rows that ended (or last changed) longer ago are removed.
 ``enrollments``: identifiers an agent may send as ``customerIdentifier`` to register without a
 customer's token; each names the ``customer`` (a configured user) the agent will belong to and
 how many agents may use it (``uses``, default 1: single use)::
@@ -19,7 +20,7 @@ from types import MappingProxyType
 from gateway.config._fields import Cursor, Fields, lookup
 from gateway.config.schema import AgentsConfig, Enrollment, User
 
-_KEYS = ("offline_after_seconds", "enrollments")
+_KEYS = ("offline_after_seconds", "enrollments", "transfer_retention_days")
 _ENROLLMENT_KEYS = ("id", "customer", "uses")
 # Long enough to be unguessable when generated, printable so that it survives a shell and YAML.
 ENROLLMENT_ID = re.compile(r"[A-Za-z0-9._~-]{8,128}")
@@ -47,4 +48,5 @@ def parse_agents(cur: Cursor, data: object, users: dict[str, User] | None) -> Ag
     return AgentsConfig(
         offline_after_seconds=f.seconds("offline_after_seconds", d.offline_after_seconds, most=86400 * 7),
         enrollments=MappingProxyType(enrollments),
+        transfer_retention_days=f.seconds("transfer_retention_days", d.transfer_retention_days, most=36500),
     )

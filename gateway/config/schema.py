@@ -506,4 +506,5 @@ class AgentsConfig:
     """``agents:`` in gateway.yaml: when an agent counts as offline, and the enrolment ids."""
 
     offline_after_seconds: float = 90.0
+    transfer_retention_days: float = 30.0  # transfer rows older than this (by their end) are removed
     enrollments: MappingProxyType[str, Enrollment] = field(default_factory=lambda: MappingProxyType({}))

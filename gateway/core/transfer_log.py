@@ -167,3 +167,20 @@ async def flush(db: Database, wait_seconds: float = 10.0) -> None:
             log.error("transfer log: rows still unwritten after %gs at shutdown", wait_seconds)
             return
     await book.flush()
+
+
+PURGE_SECONDS = 600.0
+
+
+async def keep_trimmed(db: Database, retention_days: float) -> None:
+    """Run for the life of the process: remove transfer rows older than ``retention_days``
+    (by their last change) every ``PURGE_SECONDS``."""
+    keep_us = int(retention_days * 86400 * 1_000_000)
+    while True:
+        try:
+            removed = await catalog.purge(db, now_us() - keep_us)
+            if removed:
+                log.info("retention: %d transfer row(s) older than %g days removed", removed, retention_days)
+        except Exception:
+            log.exception("transfer row purge failed")
+        await asyncio.sleep(PURGE_SECONDS)

@@ -22,13 +22,14 @@ def test_agents_config_absent_section_gives_defaults(tmp_path: Path) -> None:
 def test_agents_config_values_are_parsed(tmp_path: Path) -> None:
     section = {
         "offline_after_seconds": 30,
+        "transfer_retention_days": 7,
         "enrollments": [
             {"id": "partner5-enrol-01", "customer": "jdoe", "uses": 3},
             {"id": "acme.enrol~2", "customer": "acme-app"},
         ],
     }
     config = load_config(_configure(tmp_path, put("gateway.yaml", "agents", value=section)), tmp_path)
-    assert config.agents.offline_after_seconds == 30.0
+    assert config.agents.offline_after_seconds == 30.0 and config.agents.transfer_retention_days == 7.0
     assert dict(config.agents.enrollments) == {
         "partner5-enrol-01": Enrollment("partner5-enrol-01", "jdoe", 3),
         "acme.enrol~2": Enrollment("acme.enrol~2", "acme-app", 1),
