@@ -145,7 +145,7 @@ async def _push_one(
         return size
     await reporter.begin()
     try:
-        sent_sha = await ctx.partner.upload(source, target, reporter.progress, ctx.stop)
+        sent_sha = await ctx.partner.upload(source, target, reporter.progress, ctx.stop, transfer_id)
     except Stopped:
         raise
     except Exception as exc:
@@ -181,7 +181,7 @@ async def _pull_one(
         return remote.size
     await reporter.begin(size_of(part))
     try:
-        got = await ctx.partner.download(source, part, reporter.progress, ctx.stop)
+        got = await ctx.partner.download(source, part, reporter.progress, ctx.stop, transfer_id)
         sha = await asyncio.to_thread(sha256_of, part)
         if sha != got.sha256:
             part.unlink()

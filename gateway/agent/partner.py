@@ -144,9 +144,12 @@ class Partner:
             raise PartnerError(response.status_code, f"HEAD {path} failed")
         return RemoteFile(int(response.headers.get("content-length", "0")), response.headers.get("etag", "").strip('"'))
 
-    async def upload(self, source: Path, path: str, progress: Progress, stop: Callable[[], bool]) -> str:
+    async def upload(
+        self, source: Path, path: str, progress: Progress, stop: Callable[[], bool], transfer_id: str = ""
+    ) -> str:
         """PUT ``source`` to the VFS ``path``; returns the SHA-256 sent. ``stop()`` turning true
-        aborts the request (the gateway then keeps nothing) and raises ``Stopped``."""
+        aborts the request (the gateway then keeps nothing) and raises ``Stopped``. ``transfer_id``
+        names the agent's own transfer row, so the gateway does not list the same bytes twice."""
         boundary = secrets.token_hex(16)
         name = path.rsplit("/", 1)[-1].replace('"', "%22")
         head = (
@@ -176,6 +179,7 @@ class Partner:
         headers = {
             "Content-Type": f"multipart/form-data; boundary={boundary}",
             "Content-Length": str(len(head) + size + len(tail)),
+            **_linked(transfer_id),
         }
         url = f"/2.0/files/{vfs_url(path)}"
         response = await self._send(lambda h: self.client.put(url, content=body(), headers={**headers, **h}))
@@ -183,7 +187,9 @@ class Partner:
             raise _fail(response)
         return digest.hexdigest()
 
-    async def download(self, path: str, part: Path, progress: Progress, stop: Callable[[], bool]) -> RemoteFile:
+    async def download(
+        self, path: str, part: Path, progress: Progress, stop: Callable[[], bool], transfer_id: str = ""
+    ) -> RemoteFile:
         """GET the VFS ``path`` into ``part``, resuming from its current length when the remote
         content is unchanged (``If-Range``). Returns the remote size and SHA-256; the caller
         checks the digest and renames. ``stop()`` ends after the current chunk (``Stopped``)."""
@@ -192,7 +198,7 @@ class Partner:
         etag_file = part.with_name(part.name + ".etag")
         url = f"/2.0/files/{vfs_url(path)}"
         for attempt in range(2):
-            headers = await self._bearer(renew=attempt == 1)
+            headers = {**await self._bearer(renew=attempt == 1), **_linked(transfer_id)}
             if have and etag:
                 headers.update({"Range": f"bytes={have}-", "If-Range": etag})
             async with self.client.stream("GET", url, headers=headers) as response:
@@ -221,3 +227,8 @@ class Partner:
                     os.fsync(out.fileno())
                 return RemoteFile(total, etag.strip('"'))
         raise KeyRefused(401, "the gateway refused the agent's token")
+
+
+def _linked(transfer_id: str) -> dict[str, str]:
+    """The header naming the agent's own transfer row for a /2.0 request (see core/files.py)."""
+    return {"X-MFT-Transfer-Id": transfer_id} if transfer_id else {}

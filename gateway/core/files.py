@@ -89,7 +89,10 @@ def _datatype(content_type: str | None, name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
 
 
-async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSource, *, to_folder: bool) -> FileRecord:
+async def upload(
+    rt: Runtime, access: Access, req: RequestPath, source: UploadSource, *, to_folder: bool,
+    agent_transfer: str | None = None,
+) -> FileRecord:  # fmt: skip
     """Receive one file (PUT, or POST when ``to_folder`` allows naming it by the part's filename).
 
     Raises NoFilenameError, AuthorizationError, NotFoundError (folder), RequestSyntaxError
@@ -113,7 +116,7 @@ async def upload(rt: Runtime, access: Access, req: RequestPath, source: UploadSo
     async def open_writer() -> ObjectWriter:
         nonlocal writer, tracker
         destination = _where(access, folder.child(name) if name is not None else folder)
-        tracker = await _track(rt, access, "upload", _client(access), destination)
+        tracker = await _track(rt, access, "upload", _client(access), destination, agent_transfer)
         writer = TrackedWriter(await backend.open_write(rt.max_file_size(access.vfs.name)), tracker)
         return writer
 
@@ -204,7 +207,7 @@ async def _delete_object(rt: Runtime, record: FileRecord) -> None:
 
 
 async def open_download(
-    rt: Runtime, access: Access, req: RequestPath, record_read: bool = True
+    rt: Runtime, access: Access, req: RequestPath, record_read: bool = True, agent_transfer: str | None = None
 ) -> tuple[FileRecord, ObjectReader]:
     """Find a file and open its bytes; unless ``record_read`` is False, record the read
     (firstReadDate, lastAccessTime, event)."""
@@ -235,7 +238,7 @@ async def open_download(
         raise
     _wake_if(rt, event)
     tracker = await _track(rt, access, "download", _where(access, target.folder.child(target.name)),
-                           _client(access), size=record.size, sha256=record.sha256)  # fmt: skip
+                           _client(access), agent_transfer, size=record.size, sha256=record.sha256)  # fmt: skip
     return record, TrackedReader(reader, tracker)
 
 
@@ -248,15 +251,24 @@ def _client(access: Access) -> str:
 
 
 async def _track(
-    rt: Runtime, access: Access, direction: str, source: str, destination: str, **known: Any
+    rt: Runtime,
+    access: Access,
+    direction: str,
+    source: str,
+    destination: str,
+    agent_transfer: str | None,
+    **known: Any,
 ) -> transfer_log.Tracker:
     """A transfer row for this /2.0 upload or download (written in a batch, not here); an
-    agent's key (or a token issued from it) links the row to the agent."""
+    agent's key (or a token issued from it) links the row to the agent. An agent that names its
+    own transfer row (``agent_transfer``, the ``X-MFT-Transfer-Id`` header) reports this movement
+    there, with its local end and progress: a second row for the same bytes would list every file
+    twice under the agent. The upload or download event is recorded either way."""
     p = access.principal
     agent_id = await agents.agent_of_credential(rt, p.credential)
     return transfer_log.begin(rt.db, direction=direction, protocol=p.protocol, source=source,
                               destination=destination, partner=p.actor, owner=p.user, agent_id=agent_id,
-                              **known)  # fmt: skip
+                              recorded=agent_id is None or not agent_transfer, **known)  # fmt: skip
 
 
 async def delete(rt: Runtime, access: Access, req: RequestPath) -> FileRecord:

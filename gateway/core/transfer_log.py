@@ -139,8 +139,10 @@ def new_id() -> str:
 def begin(
     db: Database, *, direction: str, protocol: str, source: str, destination: str, partner: str, owner: str,
     size: int | None = None, sha256: str | None = None, run_id: int | None = None, agent_id: str | None = None,
+    recorded: bool = True,
 ) -> Tracker:  # fmt: skip
-    """A running transfer, recorded by the next flush."""
+    """A running transfer, recorded by the next flush; with ``recorded=False`` it counts but
+    writes nothing (its movement is reported by someone else, see core/files.py)."""
     now = now_us()
     record = TransferRecord(
         id=new_id(), direction=direction, protocol=protocol, source=source[:4096],
@@ -148,10 +150,18 @@ def begin(
         started_at=now, ended_at=None, updated_at=now, sha256=sha256, agent_id=agent_id, partner=partner, owner=owner,
         run_id=run_id, error=None,
     )  # fmt: skip
-    book = _book(db)
+    book = _book(db) if recorded else _UNRECORDED
     tracker = Tracker(book, record)
     book.mark(tracker)
     return tracker
+
+
+class _Unrecorded(_Book):
+    def mark(self, tracker: Tracker) -> None:
+        pass
+
+
+_UNRECORDED = _Unrecorded(db=None)  # type: ignore[arg-type]  # never flushed, so never needs one
 
 
 async def flush(db: Database, wait_seconds: float = 10.0) -> None:

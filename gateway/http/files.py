@@ -16,13 +16,15 @@ from gateway.http.exception_handlers import DeleteSyntaxError
 from gateway.http.upload import MultipartSource
 
 SEGMENTS = 2  # "2.0", "files"
+AGENT_TRANSFER_HEADER = "x-mft-transfer-id"  # an agent's own /api transfer row for this request
 
 
 async def _upload(request: Request, to_folder: bool) -> Response:
     rt, access = await require_access(request)
     req = vpath.from_request(request, SEGMENTS)
     source = MultipartSource(request, rt.config.server.max_metadata_bytes)
-    record = await files.upload(rt, access, req, source, to_folder=to_folder)
+    record = await files.upload(rt, access, req, source, to_folder=to_folder,
+                                agent_transfer=request.headers.get(AGENT_TRANSFER_HEADER))  # fmt: skip
     return ok("Upload successful", record.fileset, status=201)
 
 
@@ -38,7 +40,11 @@ async def get(request: Request) -> ASGIApp:
     rt, access = await require_access(request)
     # HEAD transfers no content: it is not a read (no firstReadDate, no retention clock, no event).
     record, reader = await files.open_download(
-        rt, access, vpath.from_request(request, SEGMENTS), record_read=request.method != "HEAD"
+        rt,
+        access,
+        vpath.from_request(request, SEGMENTS),
+        record_read=request.method != "HEAD",
+        agent_transfer=request.headers.get(AGENT_TRANSFER_HEADER),
     )
     return FileDownload(request, record, reader)
 

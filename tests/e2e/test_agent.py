@@ -78,10 +78,11 @@ def _disable(admin: httpx.Client, *job_ids: str) -> None:
 
 
 def _transfers(admin: httpx.Client, agent_id: str) -> list[dict[str, Any]]:
-    """The transfers the agent reported (push/pull). The gateway also lists, under the agent, the
-    /2.0 uploads and downloads made with its key (direction upload/download): not counted here."""
-    rows = _data(admin.get(f"/api/agents/{agent_id}/transfers", params={"limit": 100}))
-    return [t for t in rows if t["direction"] in ("push", "pull")]
+    """The transfers listed under the agent: only the ones it reported (push/pull). Its /2.0
+    requests name their row (X-MFT-Transfer-Id), so the gateway adds no second row for them."""
+    rows: list[dict[str, Any]] = _data(admin.get(f"/api/agents/{agent_id}/transfers", params={"limit": 100}))
+    assert [t for t in rows if t["direction"] not in ("push", "pull")] == []
+    return rows
 
 
 def _files(folder: Path, count: int, size: int) -> dict[str, bytes]:
