@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import asyncpg
 import pytest
@@ -62,3 +63,17 @@ def fresh_database() -> Iterator[str]:
         yield _with_database(admin_dsn(), name).replace("postgresql://", "postgresql+asyncpg://", 1)
     finally:
         asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def fetch(url: str, sql: str) -> list[Any]:
+    """The rows of one query against the database at ``url`` (a SQLAlchemy URL from
+    :func:`fresh_database`), for tests that check the catalog behind the peers' backs."""
+
+    async def query() -> list[Any]:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    return asyncio.run(query())

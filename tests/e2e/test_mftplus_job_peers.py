@@ -13,7 +13,6 @@ from tests.connectors.peers import FaultSftp
 from tests.connectors.test_sftp import fault_config
 from tests.e2e.harness import Gateway
 from tests.e2e.jobs_world import bearer, world
-from tests.e2e.test_schedules import _rows
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +50,7 @@ def test_job_without_agent_fires_each_tick_once_across_two_peers(
     finally:
         for peer in peers:
             peer.stop()
-    ticks = _rows(database, f"SELECT tick, run_id FROM schedule_ticks WHERE schedule = 'job-{job}' ORDER BY tick")
+    ticks = pg.fetch(database, f"SELECT tick, run_id FROM schedule_ticks WHERE schedule = 'job-{job}' ORDER BY tick")
     assert len(ticks) >= 4, ticks
     gaps = {b["tick"] - a["tick"] for a, b in zip(ticks, ticks[1:], strict=False)}
     assert gaps == {int(MINUTE * 1_000_000)}, gaps  # contiguous: no tick lost

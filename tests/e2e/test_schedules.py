@@ -8,39 +8,20 @@ once (the (schedule, tick) primary key, the catalog's clock, the claim of runs) 
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests import pg
-from tests.e2e.harness import Gateway, default_config, password_hash
+from tests.e2e.harness import Gateway
+from tests.e2e.schedule_world import schedule_config
 
 pytestmark = pytest.mark.e2e
 
 MINUTE = 3.0  # seconds of real time per cron minute in this test
-
-
-def schedule_config() -> dict[str, dict[str, Any]]:
-    config = default_config()
-    config["actors.yaml"]["actors"]["Ops"] = {
-        "kind": "application",
-        "users": {"root": {"password_hash": password_hash("root"), "admin": True}},
-    }
-    config["tasks.yaml"] = {
-        "tasks": {
-            "tick": {
-                "concurrency": 5,
-                "steps": [{"name": "hello", "command": {"argv": ["/bin/echo", "tick {run_id}"]}}],
-                "schedules": [{"cron": "* * * * *", "timezone": "Europe/Paris"}],
-            }
-        }
-    }
-    return config
 
 
 @pytest.fixture
@@ -49,21 +30,12 @@ def database() -> Iterator[str]:
         yield url
 
 
-def _rows(url: str, sql: str) -> list[Any]:
-    async def query() -> list[Any]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
-
-    return asyncio.run(query())
-
-
 def test_each_tick_fires_once_across_two_peers_and_a_sigkill(database: str, tmp_path_factory: Any) -> None:
     env = {"GATEWAY_TEST_SCHEDULE_MINUTE_SECONDS": str(MINUTE)}
     peers = [
-        Gateway(root=tmp_path_factory.mktemp(f"peer{i}"), database_url=database, config=schedule_config(), env=env)
+        Gateway(
+            root=tmp_path_factory.mktemp(f"peer{i}"), database_url=database, config=schedule_config("tick"), env=env
+        )
         for i in (1, 2)
     ]
     for peer in peers:
@@ -83,8 +55,12 @@ def test_each_tick_fires_once_across_two_peers_and_a_sigkill(database: str, tmp_
     finally:
         for peer in peers:
             peer.kill()
-    ticks = _rows(database, "SELECT tick, run_id, fired_by FROM schedule_ticks WHERE schedule = 'tick/0' ORDER BY tick")
-    runs = _rows(database, "SELECT id, status, trigger FROM runs WHERE kind = 'task' AND action = 'tick' ORDER BY id")
+    ticks = pg.fetch(
+        database, "SELECT tick, run_id, fired_by FROM schedule_ticks WHERE schedule = 'tick/0' ORDER BY tick"
+    )
+    runs = pg.fetch(
+        database, "SELECT id, status, trigger FROM runs WHERE kind = 'task' AND action = 'tick' ORDER BY id"
+    )
     period_us = int(MINUTE * 1_000_000)
     times = [t["tick"] for t in ticks]
     assert len(times) >= 5, ticks

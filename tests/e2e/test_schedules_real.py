@@ -10,16 +10,15 @@ before the fourth.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests import pg
-from tests.e2e.harness import Gateway, default_config, password_hash
+from tests.e2e.harness import Gateway
+from tests.e2e.schedule_world import schedule_config
 
 pytestmark = pytest.mark.e2e
 
@@ -28,39 +27,10 @@ TICKS = 5
 SETTLE_SECONDS = 20.0  # after the last tick: time for it to fire and its run to finish
 
 
-def schedule_config() -> dict[str, dict[str, Any]]:
-    config = default_config()
-    config["actors.yaml"]["actors"]["Ops"] = {
-        "kind": "application",
-        "users": {"root": {"password_hash": password_hash("root"), "admin": True}},
-    }
-    config["tasks.yaml"] = {
-        "tasks": {
-            "minutely": {
-                "concurrency": 5,
-                "steps": [{"name": "hello", "command": {"argv": ["/bin/echo", "tick {run_id}"]}}],
-                "schedules": [{"cron": "* * * * *", "timezone": "Europe/Paris"}],
-            }
-        }
-    }
-    return config
-
-
 @pytest.fixture
 def database() -> Iterator[str]:
     with pg.fresh_database() as url:
         yield url
-
-
-def _rows(url: str, sql: str) -> list[Any]:
-    async def query() -> list[Any]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
-
-    return asyncio.run(query())
 
 
 def _sleep_until(moment: float) -> None:
@@ -70,7 +40,7 @@ def _sleep_until(moment: float) -> None:
 
 def test_five_real_minutes_five_runs_across_two_peers_and_a_sigkill(database: str, tmp_path_factory: Any) -> None:
     peers = [
-        Gateway(root=tmp_path_factory.mktemp(f"real{i}"), database_url=database, config=schedule_config())
+        Gateway(root=tmp_path_factory.mktemp(f"real{i}"), database_url=database, config=schedule_config("minutely"))
         for i in (1, 2)
     ]
     for peer in peers:
@@ -89,10 +59,10 @@ def test_five_real_minutes_five_runs_across_two_peers_and_a_sigkill(database: st
     finally:
         for peer in peers:
             peer.kill()
-    ticks = _rows(
+    ticks = pg.fetch(
         database, "SELECT tick, run_id, fired_by FROM schedule_ticks WHERE schedule = 'minutely/0' ORDER BY tick"
     )
-    runs = _rows(database, "SELECT id, status, trigger FROM runs WHERE kind = 'task' AND action = 'minutely'")
+    runs = pg.fetch(database, "SELECT id, status, trigger FROM runs WHERE kind = 'task' AND action = 'minutely'")
     window = [t for t in ticks if first * 1_000_000 <= t["tick"] <= last * 1_000_000]
     assert [t["tick"] for t in window] == [(first + 60 * i) * 1_000_000 for i in range(TICKS)], ticks
     assert all(t["run_id"] for t in window), window  # each tick has its run
