@@ -35,6 +35,7 @@ import httptools
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.coalesce import CoalescingTransport
 from gateway.config.schema import ServerConfig
 
 log = logging.getLogger("gateway.connections")
@@ -103,6 +104,7 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
             per_address[address] = per_address.get(address, 0) + 1
             self._address = address
             super().connection_made(transport)
+            self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
             self._arm_head()
 
         def connection_lost(self, exc: Exception | None) -> None:
