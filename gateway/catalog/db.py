@@ -163,6 +163,7 @@ class Database:
         self._checkpoint: asyncio.Task[None] | None = None
         self._checkpoint_due = 0.0
         self._reader: Any = None  # the pool's proxy of the hot-read connection, held for good
+        self._writer: Connection | None = None  # the write funnel's connection, held for good
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
             # check_same_thread off: the committer thread finishes transactions the loop began;
@@ -206,7 +207,9 @@ class Database:
         assert self._write_lock is not None
         async with self._write_lock:
             if self._batch is None:
-                self._batch = await _Batch.open(self.sync_engine, self._writer_lock)
+                if self._writer is None:
+                    self._writer = self.sync_engine.connect()
+                self._batch = await _Batch.open(self._writer, self._writer_lock)
                 asyncio.get_running_loop().create_task(self._commit_batch())
             batch = self._batch
             # Raw savepoints: blocks run one at a time under the lock, so one name serves all.
@@ -310,6 +313,9 @@ class Database:
             if self._reader is not None:
                 self._reader.close()  # back to the pool, which dispose() then closes
                 self._reader = None
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
             self.sync_engine.dispose()
             self._writer_lock.close()
 
@@ -327,8 +333,10 @@ class _Batch:
         self.done.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
 
     @classmethod
-    async def open(cls, engine: Engine, lock: WriterLock) -> _Batch:
-        """Begin the transaction, taking the writer lock and then SQLite's.
+    async def open(cls, conn: Connection, lock: WriterLock) -> _Batch:
+        """Begin the transaction on ``conn`` (the funnel's own connection, held for the life of
+        the process: a pool checkout and return per batch cost more than the batch's BEGIN and
+        COMMIT), taking the writer lock and then SQLite's.
 
         Both are free unless another process (a ``serve --workers`` sibling, a ``migrate``) is
         writing, and then taking them means waiting for that commit, fsync included: the first try
@@ -337,9 +345,8 @@ class _Batch:
         if not lock.try_acquire():
             await _in_thread(lock.acquire)
         try:
-            conn = engine.connect()
+            transaction = conn.begin()
             try:
-                transaction = conn.begin()
                 raw: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
                 # The driver is in autocommit mode (see _sqlite_pragmas): without this BEGIN, the
                 # first SAVEPOINT would open the transaction and its RELEASE would commit it.
@@ -354,7 +361,7 @@ class _Batch:
                 finally:
                     raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             except BaseException:
-                conn.close()
+                transaction.rollback()
                 raise
         except BaseException:
             lock.release()
@@ -369,10 +376,7 @@ class _Batch:
                 self.transaction.rollback()
             raise
         finally:
-            try:
-                self.conn.close()
-            finally:
-                self.lock.release()
+            self.lock.release()
 
 
 async def _in_thread(fn: Callable[..., object], *args: object) -> None:
