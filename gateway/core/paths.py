@@ -16,6 +16,7 @@ Windows), ``%`` not followed by two hex digits, and paths of more than MAX_DEPTH
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -93,8 +94,13 @@ class RequestPath:
     trailing_slash: bool
 
 
+@functools.lru_cache(maxsize=4096)
 def validate_segment(raw: str) -> str:
-    """Return the canonical (NFC) form of one decoded name, or raise InvalidPathError."""
+    """Return the canonical (NFC) form of one decoded name, or raise InvalidPathError.
+
+    Cached: a request meets the same few names several times (its path, its folder's children,
+    the configured paths of its VFS), and a name's answer never changes. A refused name raises
+    each time (exceptions are not cached)."""
     if raw == "":
         raise InvalidPathError("Invalid path: empty segment")
     if _PLAIN.fullmatch(raw):  # the common case: printable ASCII needs no per-character checks
