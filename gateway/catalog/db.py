@@ -209,6 +209,7 @@ class Database:
             if self._batch is None:
                 if self._writer is None:
                     self._writer = self.sync_engine.connect()
+                    self._writer.connection.dbapi_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
                 self._batch = await _Batch.open(self._writer, self._writer_lock)
                 asyncio.get_running_loop().create_task(self._commit_batch())
             batch = self._batch
@@ -349,17 +350,14 @@ class _Batch:
             try:
                 raw: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
                 # The driver is in autocommit mode (see _sqlite_pragmas): without this BEGIN, the
-                # first SAVEPOINT would open the transaction and its RELEASE would commit it.
-                raw.execute("PRAGMA busy_timeout=0")
+                # first SAVEPOINT would open the transaction and its RELEASE would commit it. The
+                # funnel's connection never waits inline (busy_timeout 0, set once by write()).
                 try:
                     raw.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
                     if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                         raise
-                    raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-                    await _in_thread(raw.execute, "BEGIN IMMEDIATE")
-                finally:
-                    raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                    await _in_thread(_begin_waiting, raw)
             except BaseException:
                 transaction.rollback()
                 raise
@@ -377,6 +375,15 @@ class _Batch:
             raise
         finally:
             self.lock.release()
+
+
+def _begin_waiting(raw: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE waiting up to _BUSY_TIMEOUT_MS for another process's write (blocking)."""
+    raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    finally:
+        raw.execute("PRAGMA busy_timeout=0")
 
 
 async def _in_thread(fn: Callable[..., object], *args: object) -> None:
