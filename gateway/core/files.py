@@ -140,7 +140,7 @@ async def upload(
             tracker.finish("failed", error=reason(exc))
         raise
     assert tracker is not None
-    tracker.record.destination = _where(access, folder.child(name))
+    tracker.destination = _where(access, folder.child(name))
     now = now_us()
     user_md = dict(posted.user) if posted else {}
     user_md.update(access.contract.metadata)
