@@ -67,6 +67,13 @@ STAGES: dict[str, list[str]] = {
     ],
     "catalog commit (group)": ["gateway.catalog.db:Database._commit_batch"],
     "event (build + insert)": ["gateway.core.files:_event", "gateway.catalog.files:insert_event"],
+    # Begun and finished per request, written by a flusher task every 0.25 s (its share here;
+    # the commit it joins is the group commit's).
+    "transfer row (begin, finish, batch write)": [
+        "gateway.core.files:_track",
+        "gateway.core.transfer_log:Tracker.finish",
+        "gateway.core.transfer_log:_Book.flush",
+    ],
     "access log": ["gateway.logsetup:access_line", "gateway.http.accesslog:log.info"],
     "response": [
         "gateway.http.files:ok",

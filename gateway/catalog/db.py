@@ -23,6 +23,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -110,10 +111,19 @@ class CatalogConnection(Protocol):
         """Execute a prepared statement; the number of rows it changed."""
         ...
 
+    async def run_many(self, statement: Prepared, parameters: Sequence[Mapping[str, Any]]) -> None:
+        """Execute a prepared statement once per parameter set, as one executemany."""
+        ...
+
 
 def _raw_rows(raw: sqlite3.Connection, dialect: Dialect, p: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
     sql, names = p.sqlite(dialect)
     return raw.execute(sql, [parameters[n] for n in names]).fetchall()
+
+
+def _positional(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """A parameter set's values in the statement's order (``itemgetter``: C speed, for many rows)."""
+    return itemgetter(*names) if len(names) > 1 else lambda p: [p[n] for n in names]
 
 
 class _Inline:
@@ -134,6 +144,10 @@ class _Inline:
         sql, names = statement.sqlite(self.dialect)
         return self.raw.execute(sql, [parameters[n] for n in names]).rowcount
 
+    async def run_many(self, statement: Prepared, parameters: Sequence[Mapping[str, Any]]) -> None:
+        sql, names = statement.sqlite(self.dialect)
+        self.raw.executemany(sql, map(_positional(names), parameters))
+
 
 class _Async:
     """An asyncpg connection with the prepared-statement calls (plain SQLAlchemy execution)."""
@@ -149,6 +163,9 @@ class _Async:
 
     async def run(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
         return int((await self.conn.execute(statement.statement, dict(parameters))).rowcount)
+
+    async def run_many(self, statement: Prepared, parameters: Sequence[Mapping[str, Any]]) -> None:
+        await self.conn.execute(statement.statement, [dict(p) for p in parameters])
 
 
 class Database:

@@ -6,7 +6,7 @@ Rows of ``/2.0`` transfers are written in batches by gateway/core/transfer_log.p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -76,29 +76,19 @@ _UPDATE = Prepared(
 )
 
 
-def snapshot(record: TransferRecord) -> dict[str, Any]:
-    """The row's values now, for :func:`save_many` (taken at once: the record keeps changing)."""
-    return {name: getattr(record, name) for name in NAMES}
-
-
-async def save_many(db: Database, new: Sequence[dict[str, Any]], changed: Sequence[dict[str, Any]]) -> None:
-    """Insert the ``new`` rows (:func:`snapshot`) and rewrite the mutable columns of the
-    ``changed`` ones, in one transaction. On SQLite each row is one prepared statement on the
-    raw connection (a few microseconds); on PostgreSQL each list is one executemany."""
+async def save_many(db: Database, new: Sequence[Mapping[str, Any]], changed: Sequence[Mapping[str, Any]]) -> None:
+    """Insert the ``new`` rows (every column of :data:`NAMES`, by name) and rewrite the mutable
+    columns of the ``changed`` ones, in one transaction: one executemany of a prepared statement
+    per list (on SQLite straight on the driver, see catalog/db.py ``Prepared``; on PostgreSQL one
+    SQLAlchemy executemany)."""
     if not new and not changed:
         return
     updates = [{"b_id": row["id"], **{f"b_{name}": row[name] for name in _MUTABLE}} for row in changed]
     async with db.write() as conn:
-        if db.is_sqlite:
-            for row in new:
-                await conn.run(_INSERT, row)
-            for row in updates:
-                await conn.run(_UPDATE, row)
-            return
         if new:
-            await conn.execute(insert(transfers), list(new))
+            await conn.run_many(_INSERT, new)
         if updates:
-            await conn.execute(_UPDATE.statement, updates)
+            await conn.run_many(_UPDATE, updates)
 
 
 async def update_if(db: Database, record: TransferRecord, expected_status: str) -> bool:

@@ -145,11 +145,17 @@ _AGENT_OF_KEY_MAX = 10_000
 _agent_of_key: weakref.WeakKeyDictionary[Database, dict[str, str | None]] = weakref.WeakKeyDictionary()
 
 
+def is_key(credential: str) -> bool:
+    """Whether ``credential`` is an API key's (or a token's issued from one): only such a
+    credential may be an agent's (:func:`agent_of_credential`)."""
+    return credential.startswith("apikey:")
+
+
 async def agent_of_credential(rt: Runtime, credential: str) -> str | None:
     """The agent id whose API key ``credential`` is (``apikey:<id>``, also a token issued from
     it), for linking its /2.0 transfers; None for any other credential. Remembered per key: a
     key belongs to one agent or none for life (disabling revokes the key, which auth refuses)."""
-    if not credential.startswith("apikey:"):
+    if not is_key(credential):
         return None
     key_id = credential[len("apikey:") :]
     known = _agent_of_key.setdefault(rt.db, {})

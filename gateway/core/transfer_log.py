@@ -6,6 +6,11 @@ changed since the last flush in one transaction, ``FLUSH_SECONDS`` later (a tran
 and ends in between is one INSERT with its final state). In flight, byte counts are kept in
 memory and the row is rewritten at most every ``PROGRESS_SECONDS``: never a write per chunk.
 
+A tracker is the row's few raw fields, not a catalog record: the row (and its id, see
+:func:`new_id`) is built only by the flush that writes it, so the request path pays for a handful
+of attribute stores (bench/results/2026-12-03-xferrow.md), and a transfer reported by someone else
+(``recorded=False``) never builds one.
+
 The flusher is started on demand (no idle wake-ups) and :func:`flush` is awaited at shutdown,
 so a row is lost only if the process dies within ``FLUSH_SECONDS`` of its last change.
 """
@@ -13,16 +18,16 @@ so a row is lost only if the process dies within ``FLUSH_SECONDS`` of its last c
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
-import uuid
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.catalog import transfers as catalog
 from gateway.catalog.db import Database
-from gateway.catalog.transfers import TransferRecord
 from gateway.core.timefmt import now_us
 
 log = logging.getLogger("gateway.transfers")
@@ -33,58 +38,93 @@ _MAX_PENDING = 100_000  # beyond this (catalog down for long), new rows are drop
 
 
 class Tracker:
-    """One transfer in flight; :meth:`add` is cheap enough to call per chunk."""
+    """One transfer in flight; :meth:`add` is cheap enough to call per chunk. Its attributes are
+    the row's columns (see :meth:`row`), read and written directly."""
 
-    __slots__ = ("book", "record", "written", "last_write", "started")
+    __slots__ = (
+        "book", "_id", "direction", "protocol", "source", "destination", "size", "bytes_transferred", "progress",
+        "speed", "status", "started_at", "ended_at", "updated_at", "sha256", "agent_id", "partner", "owner",
+        "run_id", "error", "written", "last_write", "started",
+    )  # fmt: skip
 
-    def __init__(self, book: _Book, record: TransferRecord) -> None:
+    def __init__(
+        self, book: _Book, direction: str, protocol: str, source: str, destination: str, partner: str, owner: str,
+        size: int | None, sha256: str | None, run_id: int | None, agent_id: str | None,
+    ) -> None:  # fmt: skip
         self.book = book
-        self.record = record
+        self._id: str | None = None
+        self.direction, self.protocol, self.source, self.destination = direction, protocol, source, destination
+        self.partner, self.owner, self.agent_id, self.run_id = partner, owner, agent_id, run_id
+        self.size, self.sha256 = size, sha256
+        self.bytes_transferred = self.progress = self.speed = 0
+        self.status = "running"
+        self.error: str | None = None
+        self.started_at = self.updated_at = now_us()
+        self.ended_at: int | None = None
         self.written = False  # whether the row is in the catalog
         self.last_write = self.started = time.monotonic()
 
+    @property
+    def id(self) -> str:
+        """The row's id, made when first asked for (by the flush that inserts the row, as a rule)."""
+        if self._id is None:
+            self._id = new_id()
+        return self._id
+
+    def row(self) -> dict[str, Any]:
+        """The row's values now, for catalog.save_many (taken at once: the tracker keeps changing)."""
+        return {
+            "id": self.id, "direction": self.direction, "protocol": self.protocol, "source": self.source,
+            "destination": self.destination, "size": self.size, "bytes_transferred": self.bytes_transferred,
+            "progress": self.progress, "speed": self.speed, "status": self.status, "started_at": self.started_at,
+            "ended_at": self.ended_at, "updated_at": self.updated_at, "sha256": self.sha256,
+            "agent_id": self.agent_id, "partner": self.partner, "owner": self.owner, "run_id": self.run_id,
+            "error": self.error,
+        }  # fmt: skip
+
     def add(self, count: int) -> None:
-        r = self.record
-        r.bytes_transferred += count
+        self.bytes_transferred += count
         now = time.monotonic()
         if now - self.last_write >= PROGRESS_SECONDS:
             self.last_write = now
-            r.progress = min(99, r.bytes_transferred * 100 // r.size) if r.size else 0
-            r.speed = int(r.bytes_transferred / max(now - self.started, 1e-3))
-            r.updated_at = now_us()
+            done = self.bytes_transferred
+            self.progress = min(99, done * 100 // self.size) if self.size else 0
+            self.speed = int(done / max(now - self.started, 1e-3))
+            self.updated_at = now_us()
             self.book.mark(self)
 
     def finish(self, status: str, size: int | None = None, sha256: str | None = None, error: str | None = None) -> None:
         """The end: ``completed`` (progress 100), ``failed`` or ``cancelled``. Idempotent."""
-        r = self.record
-        if r.ended_at is not None:
+        if self.ended_at is not None:
             return
         if size is not None:
-            r.size = size
+            self.size = size
         if sha256 is not None:
-            r.sha256 = sha256
-        r.status, r.error = status, error
-        r.ended_at = r.updated_at = now_us()
+            self.sha256 = sha256
+        self.status, self.error = status, error
+        self.ended_at = self.updated_at = now_us()
         if status == "completed":
-            r.progress = 100 if not r.size else min(100, r.bytes_transferred * 100 // r.size)
+            self.progress = 100 if not self.size else min(100, self.bytes_transferred * 100 // self.size)
         elapsed = time.monotonic() - self.started
-        r.speed = int(r.bytes_transferred / elapsed) if elapsed > 0 else 0
+        self.speed = int(self.bytes_transferred / elapsed) if elapsed > 0 else 0
         self.book.mark(self)
 
 
 @dataclass(eq=False)
 class _Book:
     db: Database
-    dirty: dict[str, Tracker] = field(default_factory=dict)
+    dirty: dict[Tracker, None] = field(default_factory=dict)  # insertion-ordered set
     task: asyncio.Task[None] | None = None
 
     def mark(self, tracker: Tracker) -> None:
-        if len(self.dirty) >= _MAX_PENDING and tracker.record.id not in self.dirty:
+        dirty = self.dirty
+        if len(dirty) >= _MAX_PENDING and tracker not in dirty:
             log.error("transfer log: %d rows wait for the catalog; transfer %s not recorded", _MAX_PENDING,
-                      tracker.record.id)  # fmt: skip
+                      tracker.id)  # fmt: skip
             return
-        self.dirty[tracker.record.id] = tracker
-        if self.task is None or self.task.done():
+        dirty[tracker] = None
+        task = self.task
+        if task is None or task.done():
             self.task = asyncio.get_running_loop().create_task(self._later())
 
     async def _later(self) -> None:
@@ -102,38 +142,69 @@ class _Book:
         batch, self.dirty = self.dirty, {}
         if not batch:
             return
-        # Snapshots: a chunk counted while the write is in flight must not tear a row.
-        new = [catalog.snapshot(t.record) for t in batch.values() if not t.written]
-        changed = [catalog.snapshot(t.record) for t in batch.values() if t.written]
+        # Rows are built here, before any await: a chunk counted while the write is in flight
+        # must not tear a row.
+        new = [t.row() for t in batch if not t.written]
+        changed = [t.row() for t in batch if t.written] if len(new) < len(batch) else []
         try:
             await catalog.save_many(self.db, new, changed)
         except BaseException:
-            for key, tracker in batch.items():
-                self.dirty.setdefault(key, tracker)
+            for tracker in batch:
+                self.dirty.setdefault(tracker, None)
             raise
-        for tracker in batch.values():
+        for tracker in batch:
             tracker.written = True
 
 
 _books: weakref.WeakKeyDictionary[Database, _Book] = weakref.WeakKeyDictionary()
+_last: tuple[weakref.ref[Database], _Book] | None = None  # the one catalog of a running server
 
 
 def _book(db: Database) -> _Book:
+    global _last
+    if _last is not None and _last[0]() is db:
+        return _last[1]
     book = _books.get(db)
     if book is None:
         book = _books[db] = _Book(db)
+    _last = (weakref.ref(db), book)
     return book
 
 
+_ID_COUNTER_BITS = 26  # 12 in the third group of the text, 14 in the fourth (after the variant bits)
+_ids = itertools.count()
+_id_node = ""
+_id_clock: tuple[int, str] = (-1, "")  # (ms, the text of its 48 bits and the version digit)
+
+
+def _seed_ids() -> None:
+    """A new random node (the id's last 48 bits) and counter start, per process: ids made by
+    peers sharing a catalog (and by forked children) differ in the node."""
+    global _ids, _id_node
+    _id_node = os.urandom(6).hex()
+    _ids = itertools.count(int.from_bytes(os.urandom(4), "big") >> (32 - _ID_COUNTER_BITS))
+
+
+_seed_ids()
+os.register_at_fork(after_in_child=_seed_ids)
+
+
 def new_id() -> str:
-    """A UUID whose first 48 bits are the time in ms (the layout of UUIDv7, RFC 9562): new rows
-    land at the end of the primary-key index instead of on a random page, so a batch of inserts
-    dirties a few pages, not one per row."""
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (
-        (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | rand & (1 << 62) - 1
-    )
-    return str(uuid.UUID(int=value))
+    """A UUID in the layout of UUIDv7 (RFC 9562): the time in ms, then a 26-bit counter (version
+    and variant bits between), then a random 48-bit node drawn once per process (``_seed_ids``).
+
+    The time first lands new rows at the end of the primary-key index instead of on a random
+    page, so a batch of inserts dirties a few pages, not one per row. Unique: within a process
+    the counter differs within any millisecond (it wraps after 67 million ids); across processes
+    the node does (and the counter starts at random). The time's text is made once per ms, so an
+    id costs one counter step and one format, about a third of a uuid.UUID's."""
+    global _id_clock
+    n = next(_ids) & (1 << _ID_COUNTER_BITS) - 1
+    ms = time.time_ns() // 1_000_000
+    clock = _id_clock
+    if clock[0] != ms:
+        clock = _id_clock = (ms, f"{ms >> 16 & 0xFFFFFFFF:08x}-{ms & 0xFFFF:04x}-7")
+    return f"{clock[1]}{n >> 14:03x}-{0x8000 | n & 0x3FFF:04x}-{_id_node}"
 
 
 def begin(
@@ -143,15 +214,9 @@ def begin(
 ) -> Tracker:  # fmt: skip
     """A running transfer, recorded by the next flush; with ``recorded=False`` it counts but
     writes nothing (its movement is reported by someone else, see core/files.py)."""
-    now = now_us()
-    record = TransferRecord(
-        id=new_id(), direction=direction, protocol=protocol, source=source[:4096],
-        destination=destination[:4096], size=size, bytes_transferred=0, progress=0, speed=0, status="running",
-        started_at=now, ended_at=None, updated_at=now, sha256=sha256, agent_id=agent_id, partner=partner, owner=owner,
-        run_id=run_id, error=None,
-    )  # fmt: skip
     book = _book(db) if recorded else _UNRECORDED
-    tracker = Tracker(book, record)
+    tracker = Tracker(book, direction, protocol, source[:4096], destination[:4096], partner, owner, size, sha256,
+                      run_id, agent_id)  # fmt: skip
     book.mark(tracker)
     return tracker
 

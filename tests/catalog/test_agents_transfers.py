@@ -72,7 +72,7 @@ async def test_transfer_rows_are_written_by_the_batch_with_their_final_state(db:
     late.add(10)
     late.finish("completed")
     await transfer_log.flush(db)
-    row = await transfers.get(db, late.record.id)
+    row = await transfers.get(db, late.id)
     assert row is not None and row.status == "completed" and row.progress == 100
     assert (await transfers.page(db, TransferFilter(partner="P", status="failed"), 0, 100))[1] == 25
 
@@ -81,10 +81,10 @@ async def test_purge_removes_only_rows_older_than_the_cutoff(db: Database) -> No
     old = transfer_log.begin(db, direction="upload", protocol="http", source="s", destination="v:/old", partner="Q",
                              owner="u")  # fmt: skip
     old.finish("completed")
-    old.record.started_at = old.record.updated_at = 1_000_000  # 1970
+    old.started_at = old.updated_at = 1_000_000  # 1970
     kept = transfer_log.begin(db, direction="upload", protocol="http", source="s", destination="v:/new", partner="Q",
                               owner="u")  # fmt: skip
     await transfer_log.flush(db)
     assert await transfers.purge(db, 2_000_000) == 1
     rows, total = await transfers.page(db, TransferFilter(partner="Q"), 0, 10)
-    assert total == 1 and rows[0].id == kept.record.id
+    assert total == 1 and rows[0].id == kept.id
