@@ -14,9 +14,9 @@ bound, never-listening socket of the group, so the port stays reserved while a w
 
 The supervisor is a fresh interpreter: ``serve`` reads the configuration, binds the port and
 then ``exec``s ``python -m gateway.workers --supervise``, keeping its pid and the bound socket.
-Everything ``serve`` imported to get there (the configuration's validators pull in
-cryptography, pydantic-free but large modules) would otherwise stay resident in a process that
-only watches its children: ~57 MiB against ~25 MiB (bench/README.md, "Workers").
+Everything ``serve`` imported to get there (the configuration loader with its validators,
+SQLAlchemy's table definitions, passlib...) would otherwise stay resident in a process that
+only watches its children: 57 MiB against 22 MiB (bench/README.md, "Workers and resident set").
 
 Start: worker 0 brings the catalog schema up to date before it listens, then the others start
 (so migrations never run twice at once on SQLite); the port file is written and the "listening"

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-_LATE = ("asyncssh", "httpx", "sqlalchemy.orm", "sqlalchemy.ext.asyncio", "alembic")
+_LATE = ("asyncssh", "httpx", "jwt", "cryptography", "sqlalchemy.orm", "sqlalchemy.ext.asyncio", "alembic")
 
 
 def _modules_after(code: str) -> set[str]:
