@@ -2,7 +2,7 @@
 """A/B: the same gateway setup from two source trees, small-file rounds interleaved.
 
     .venv/bin/python bench/ab.py --base HEAD~1 [--candidate .] [--rounds 8] [--count 2000]
-                                  [--durable] [--workers N] [--http-server granian]
+                                  [--durable] [--workers N] [--base-workers N] [--http-server granian]
 
 On a shared 2-core VM, two runs of ``run.py`` minutes apart differ by 20 % for unchanged code,
 which hides the 5-20 % a change to the hot path is worth. Here both trees run side by side,
@@ -12,6 +12,9 @@ the server's **CPU time per request**, which moves much less with the host's loa
 ``--base`` is a git revision, checked out into the work dir with ``git worktree``;
 ``--candidate`` is a directory (default: this working tree, uncommitted changes included).
 Each gateway is started with ``PYTHONPATH`` pointing at its tree, from this venv.
+``--base-workers`` runs the base with another ``server.workers`` than the candidate: with
+``--base HEAD`` and a clean tree, ``--workers 2 --base-workers 1`` measures what a second worker
+costs per request, interleaved like any other comparison.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def start(name: str, tree: Path, work: Path, args: argparse.Namespace, pw_hash: str) -> Server:
     env_path = {"PYTHONPATH": str(tree)}
+    workers = args.base_workers if name == "base" and args.base_workers else args.workers
     server = servers.prepare_gateway(
-        work / name, name, args.durable, args.http_server, args.workers, pw_hash, extra_env=env_path
+        work / name, name, args.durable, args.http_server, workers, pw_hash, extra_env=env_path
     )
     servers.start_gateway(server)
     probe = subprocess.run(
@@ -75,6 +79,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=2000)
     p.add_argument("--durable", action="store_true", help="durable storage and catalog (default: relaxed)")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--base-workers", type=int, default=0, help="server.workers of the base (default: --workers)")
     p.add_argument("--http-server", default="uvicorn", choices=("uvicorn", "granian"))
     args = p.parse_args()
 

@@ -40,15 +40,14 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers or config.server.workers
     scheme = "https" if settings.tls_certfile else "http"
 
+    def listening(port: object) -> str:
+        how = f"{http_server}, {workers} workers" if workers > 1 else http_server
+        return f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port} ({how})"
+
     def announce(port: int) -> None:
         if args.port_file:
             Path(args.port_file).write_text(f"{port}\n")
-        how = f"{http_server}, {workers} workers" if workers > 1 else http_server
-        print(
-            f"mft-gateway {__version__} listening on {scheme}://{settings.host}:{port} ({how})",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(listening(port), file=sys.stderr, flush=True)
 
     try:
         # With workers, this socket only reserves the port: each worker listens on its own.
@@ -59,9 +58,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     if workers > 1:
-        from gateway.workers import supervise
+        from gateway.workers import SupervisorArgs, exec_supervisor
 
-        return supervise(settings, sock, http_server, workers, announce)
+        line = listening("{port}")  # the supervisor fills in the port once every worker listens
+        exec_supervisor(SupervisorArgs(settings, http_server, workers, sock.fileno(), args.port_file, line), sock)
     from gateway.app import create_app
 
     app = create_app(settings)

@@ -66,6 +66,7 @@ class _Listener(logging.handlers.QueueListener):
 _ACCESS = logging.getLogger(ACCESS_LOGGER)
 _records: queue.SimpleQueue[logging.LogRecord | _AccessLines] | None = None
 _handler: _QueueHandler | None = None
+_listener: _Listener | None = None
 _pending: _AccessLines | None = None
 
 
@@ -123,7 +124,7 @@ def configure(level: str, tag: str = "") -> None:
     ``serve --workers`` apart. Every record is one line with request-derived text escaped
     (gateway.logsafe); a traceback follows on indented lines.
     """
-    global _records, _handler
+    global _records, _handler, _listener
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
         root.setLevel(level.upper())
@@ -139,5 +140,17 @@ def configure(level: str, tag: str = "") -> None:
     root.addHandler(_handler)
     root.setLevel(level.upper())
     listener.start()
+    _listener = listener
     atexit.register(listener.stop)
     atexit.register(_flush_access)  # atexit runs it first: lines still pending, then the stop
+
+
+def drain() -> None:
+    """Write out every record queued so far and stop the writer thread (before an ``exec``,
+    which runs no atexit handler); a later ``configure`` in the new program starts afresh."""
+    global _listener
+    if _listener is not None:
+        _flush_access()
+        _listener.stop()
+        atexit.unregister(_listener.stop)
+        _listener = None

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import (
     Connection,
@@ -38,11 +38,13 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from gateway.catalog.writerlock import WriterLock
+
+if TYPE_CHECKING:  # imported for PostgreSQL only: sqlalchemy.ext.asyncio brings in the ORM, ~7 MiB
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 logger = logging.getLogger("gateway.catalog")
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -196,6 +198,8 @@ class Database:
             synchronous = "FULL" if durable else "NORMAL"
             event.listen(self.sync_engine, "connect", lambda conn, _: _sqlite_pragmas(conn, synchronous, durable))
         else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             connect_args = {} if durable else {"server_settings": {"synchronous_commit": "off"}}
             self.async_engine = create_async_engine(
                 self.url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args

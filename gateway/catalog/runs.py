@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select, update
-from sqlalchemy.orm import aliased
 
 from gateway.catalog.db import Database
 from gateway.catalog.files import insert_event
@@ -73,7 +72,7 @@ _EVENT_COLUMNS = [c.label(f"ev_{c.name}") for c in events.c]
 
 async def claim_due(db: Database, worker: str, now: int, lease_us: int, limit: int) -> list[ClaimedRun]:
     """Mark up to ``limit`` due runs InProgress for ``worker`` and return them with their events."""
-    earlier = aliased(runs)
+    earlier = runs.alias()  # Core's alias, as orm.aliased() gives for a table (no ORM import)
     blocked = exists().where(
         and_(earlier.c.ordering_key == runs.c.ordering_key, earlier.c.id < runs.c.id, earlier.c.status.in_(ACTIVE))
     )

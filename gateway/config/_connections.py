@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
-import asyncssh
-
 from gateway.config._actions import parse_headers, url_problem
 from gateway.config._fields import Cursor, Fields, check_name, pick, type_name
 from gateway.config.schema import (
@@ -192,6 +190,8 @@ def _root(f: Fields, key: str, keep_absolute: bool) -> str:
 
 
 def _host_keys(f: Fields) -> tuple[str, ...]:
+    import asyncssh  # here, not at the top: only SFTP connections need it (~7 MiB a process)
+
     keys: list[str] = []
     for text, kcur in f.strings("host_keys", what="host key"):
         try:
@@ -220,6 +220,8 @@ def _private_key(cur: Cursor, value: str, passphrase: str | None) -> str | None:
         except (OSError, UnicodeDecodeError) as exc:
             cur.error(f"cannot read the key file {value!r}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
             return None
+    import asyncssh  # only SFTP connections need it, see _host_keys
+
     try:
         asyncssh.import_private_key(text, passphrase)
     except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, ValueError):

@@ -32,11 +32,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from gateway.catalog import replay
 from gateway.core.runtime import Runtime
@@ -50,7 +46,10 @@ MIN_RSA_BITS = 2048
 _TYPES = frozenset({"jwt", "client-authentication+jwt"})  # media types compare case-insensitively
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
-PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+if TYPE_CHECKING:  # PyJWT and cryptography are imported when a key is first read (~9 MiB a process)
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +144,8 @@ async def verify(
         public_key = _public_key(key.public_key_pem, key.alg)
     except ValueError:
         raise AssertionError_("the selected registered key is unusable (check_key says why)") from None
+    import jwt  # see PublicKey
+
     try:
         jwt.PyJWS().decode_complete(assertion, public_key, algorithms=[key.alg])
     except jwt.PyJWTError:
@@ -223,6 +224,9 @@ def _select_key(header: Mapping[str, Any], registered: Sequence[AssertionKey] | 
 
 @functools.lru_cache(maxsize=256)
 def _load(pem: str, alg: str) -> PublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         key = load_pem_public_key(pem.encode("utf-8"))
     except (ValueError, TypeError, UnicodeError):

@@ -17,8 +17,7 @@ import os
 import random
 import socket
 import uuid
-
-import httpx
+from typing import TYPE_CHECKING
 
 from gateway.catalog import runs as catalog
 from gateway.catalog.records import RunRecord
@@ -27,6 +26,9 @@ from gateway.core import redact, taskrun
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("gateway.dispatcher")
 _US = 1_000_000
@@ -72,7 +74,7 @@ class Dispatcher:
         self.worker = worker_id()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._aborted: set[int] = set()
-        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._client: httpx.AsyncClient | None = None  # made by the first run that needs it
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -104,7 +106,8 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def _loop(self) -> None:
         lease = self._lease_us()
@@ -140,6 +143,12 @@ class Dispatcher:
 
     async def _attempt(self, ctx: RunContext) -> Outcome:
         """One attempt of any run: a task's, or a contract action's (an implicit one-step task)."""
+        if self._client is None:
+            # Here, not at start: httpx (with the rich/click/pygments of its command line) costs
+            # ~6 MiB in every process, and a gateway without actions never sends a request.
+            import httpx
+
+            self._client = httpx.AsyncClient(follow_redirects=False)
         return await taskrun.execute(self.rt, self._client, ctx.run, ctx.event)
 
     async def _execute(self, claimed: ClaimedRun) -> None:

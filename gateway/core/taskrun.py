@@ -23,8 +23,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from gateway.catalog import files as file_catalog, tasks as task_catalog
 from gateway.catalog.records import EventRecord, RunRecord
@@ -36,6 +35,9 @@ from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.core.transfer_steps import FileRef, StepResult, file_ref
 from gateway.errors import GatewayError, RemoteError
+
+if TYPE_CHECKING:
+    import httpx  # the dispatcher imports it when it first runs an action
 
 log = logging.getLogger("gateway.tasks")
 _US = 1_000_000

@@ -30,10 +30,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from gateway.catalog import token_state
 from gateway.catalog.db import Database
 from gateway.config.schema import User
@@ -89,6 +85,10 @@ def owner_print(user: User) -> str:
 
 
 async def _load_keys(db: Database, state: _State) -> None:
+    # PyJWT and cryptography (~9 MiB a process) are imported by the first token issued or
+    # checked, not at start: a gateway whose clients use sessions and API keys never needs them.
+    from cryptography.hazmat.primitives import serialization
+
     keys: dict[str, tuple[Any, Any, int]] = {}
     jwks: list[dict[str, Any]] = []
     for kid, _alg, private_pem, public_jwk, created in await token_state.signing_key_rows(db):
@@ -130,6 +130,10 @@ def _retired(state: _State, before: int) -> list[str]:
 
 
 async def _new_key(db: Database) -> None:
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     private = ec.generate_private_key(ec.SECP256R1())
     kid = secrets.token_urlsafe(12)
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
@@ -182,6 +186,8 @@ async def issue(
         "ver": version,
         "ofp": owner_print(owner),
     }
+    import jwt  # see _load_keys
+
     token = jwt.encode(claims, private, algorithm=ALG, headers={"typ": TOKEN_TYPE, "kid": kid})
     return Issued(token=token, jti=jti, issued_at=now, expires_at=now + seconds)
 
@@ -235,6 +241,8 @@ async def is_revoked(rt: Runtime, claims: dict[str, Any]) -> bool:
 
 
 async def _decode(rt: Runtime, state: _State, token: str, issuer: str | None) -> dict[str, Any]:
+    import jwt  # see _load_keys
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-
-import httpx
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.config.schema import WebhookAction
 from gateway.core.outcome import Outcome, RunContext
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-MFT-Signature-256"
 
@@ -39,6 +41,8 @@ async def deliver(client: httpx.AsyncClient, action: WebhookAction, ctx: RunCont
     headers.update(action.headers)
     if action.secret:
         headers[SIGNATURE_HEADER] = sign(action.secret, body)
+    import httpx  # loaded already: the caller's client is one (not imported at start, see Dispatcher)
+
     try:
         response = await client.post(action.url, content=body, headers=headers, timeout=action.timeout_seconds)
     except httpx.TimeoutException:
