@@ -510,14 +510,20 @@ class LocalBackend:
             raise
         try:
             created = False
-            if create:
-                try:
-                    os.mkdir(sub, 0o750, dir_fd=objects_fd)
-                    created = True
-                except FileExistsError:
-                    pass
             try:
-                sub_fd = os.open(sub, beneath.DIR_FLAGS, dir_fd=objects_fd)
+                try:
+                    sub_fd = os.open(sub, beneath.DIR_FLAGS, dir_fd=objects_fd)
+                except FileNotFoundError:
+                    # Made on first use: trying the open first spares every later object a
+                    # mkdir that fails with EEXIST (a system call and an exception each).
+                    if not create:
+                        raise
+                    try:
+                        os.mkdir(sub, 0o750, dir_fd=objects_fd)
+                        created = True
+                    except FileExistsError:
+                        pass
+                    sub_fd = os.open(sub, beneath.DIR_FLAGS, dir_fd=objects_fd)
             except OSError as exc:
                 if exc.errno in beneath.REFUSED and beneath.is_symlink(sub, objects_fd):
                     logger.warning("Refused storage key %r: objects/%s is a symlink", key, sub)
