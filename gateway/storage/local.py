@@ -326,11 +326,6 @@ class LocalObjectWriter:
             self._backend._delete_sync(self._key)
 
 
-def _discard_result(future: asyncio.Future[bytes]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved: no "exception was never retrieved" warning
-
-
 class LocalObjectReader:
     """An open committed object; see :class:`gateway.storage.base.ObjectReader`."""
 
@@ -391,31 +386,15 @@ class LocalObjectReader:
             for offset in range(start, start + length, chunk_size):
                 yield self._data[offset : min(offset + chunk_size, start + length)]
             return
-        # One read ahead: while the caller sends a chunk (a socket write on the event loop, which
-        # copies it), a worker thread already reads the next, so the two copies overlap on two
-        # cores instead of taking turns. At most two chunks are held.
-        if length == 0:
-            return
-        loop = asyncio.get_running_loop()
         offset, end = start, start + length
-        ahead: asyncio.Future[bytes] | None = loop.run_in_executor(None, self._pread, min(chunk_size, length), start)
-        try:
-            while ahead is not None:
-                with map_os_errors("Could not read the file", not_found=None):
-                    chunk = await ahead
-                ahead = None
-                if not chunk:
-                    logger.error("Unexpected end of file at offset %d (size %d)", offset, self._size)
-                    raise IoError("Could not read the file")
-                offset += len(chunk)
-                if offset < end:
-                    ahead = loop.run_in_executor(None, self._pread, min(chunk_size, end - offset), offset)
-                yield chunk
-        finally:
-            if ahead is not None:
-                # Abandoned (the client left): the read may still be running; close() waits for it
-                # through the descriptor's lock, and its result or error no longer matters.
-                ahead.add_done_callback(_discard_result)
+        while offset < end:
+            with map_os_errors("Could not read the file", not_found=None):
+                chunk = await asyncio.to_thread(self._pread, min(chunk_size, end - offset), offset)
+            if not chunk:
+                logger.error("Unexpected end of file at offset %d (size %d)", offset, self._size)
+                raise IoError("Could not read the file")
+            offset += len(chunk)
+            yield chunk
 
     def _pread(self, n: int, offset: int) -> bytes:
         with self._fd.lock:
