@@ -12,7 +12,8 @@ limits (gateway.yaml ``server``; docs/api.md "Limits") are applied the same unde
 - ``max_connections_per_address``: connections from one client address beyond this count are
   answered ``503`` and closed at once (uvicorn; see below).
 
-Under uvicorn they are a subclass of its httptools protocol (:func:`uvicorn_protocol`). Under
+Under uvicorn they are a subclass of its httptools protocol (:func:`uvicorn_protocol`), which
+also hands an upload's body on without uvicorn's two copies (``on_body``). Under
 granian they map onto its HTTP/1 settings (:func:`granian_http1`): its header read timeout,
 which also ends an idle kept-alive connection; the head size is checked when the request
 reaches the app (:class:`HeadLimit`), granian's read buffer (about 400 KiB) bounding what it
@@ -33,6 +34,7 @@ from typing import Any
 
 import httptools
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.coalesce import CoalescingTransport
@@ -187,6 +189,26 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
         def on_response_complete(self) -> None:
             self._in_head = True  # the next bytes on this connection are a new head
             super().on_response_complete()
+
+        def on_body(self, body: bytes) -> None:
+            """Keep a piece of body that arrives while none is waiting as the parser's own
+            ``bytes``, instead of copying it into uvicorn's ``bytearray`` (which ``receive()``
+            then copies again with ``bytes()``, a no-op for ``bytes``).
+
+            Those two copies land in fresh memory for every ~256 KiB read and cost more than the
+            socket read itself: receiving a 1 GiB body measured 0.45 s of system time without
+            them and 0.25 s with, 740 -> 990 MB/s (bare uvicorn app, same host). Anything else
+            (a second piece before the app took the first, a finished response, an upgrade) is
+            uvicorn's own code, unchanged.
+            """
+            cycle = self.cycle
+            if cycle.body or cycle.response_complete or self.parser.should_upgrade():
+                super().on_body(body)  # bytes + bytes also works: uvicorn's += then makes the copy
+                return
+            cycle.body = body  # type: ignore[assignment]  # read once by receive(), then reset
+            if len(body) > HIGH_WATER_LIMIT:
+                self.flow.pause_reading()
+            cycle.message_event.set()
 
     return GuardedProtocol
 

@@ -1,0 +1,87 @@
+"""The uvicorn protocol's body hand-off (gateway.connguard ``on_body``), at the protocol itself.
+
+The e2e tests upload through a real server, where the pieces arrive as the socket delivers
+them; here the pieces are fed by hand so that both paths are taken for certain: a piece kept
+as is (none waiting) and a piece arriving before the app took the previous one (uvicorn's own
+concatenation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, cast
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from gateway.config.schema import ServerConfig
+from gateway.connguard import uvicorn_protocol
+
+pytestmark = pytest.mark.anyio
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+async def test_body_pieces_reach_the_app_whole_in_order_without_a_copy() -> None:
+    messages: list[Message] = []
+    done = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        done.set()
+
+    config = Config(app, lifespan="off", log_level="warning")
+    guarded = cast(type[HttpToolsProtocol], uvicorn_protocol(ServerConfig()))  # typed as any asyncio protocol
+    protocol = guarded(config=config, server_state=ServerState(), app_state={})
+    transport = _Transport()
+    protocol.connection_made(transport)
+    body = os.urandom(300_000)
+    protocol.data_received(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n")
+    protocol.data_received(body[:100_000])  # kept as the parser's bytes
+    protocol.data_received(body[100_000:150_000])  # before the app took the first: appended
+    assert not transport.reading  # more than uvicorn's high-water mark waits: reading paused
+    await asyncio.sleep(0.05)
+    assert len(messages) == 1 and messages[0]["body"] == body[:150_000]
+    assert transport.reading  # the app took it: reading resumed
+    protocol.data_received(body[150_000:])  # the app waits: kept as is
+    piece = protocol.cycle.body
+    assert isinstance(piece, bytes)
+    await asyncio.wait_for(done.wait(), 5)
+    assert messages[1]["body"] is piece  # handed on without a copy
+    assert b"".join(m["body"] for m in messages) == body
+    assert [m["more_body"] for m in messages] == [True, False]
+    assert transport.written.startswith(b"HTTP/1.1 204 ")
