@@ -54,7 +54,6 @@ _PG_MIGRATION_LOCK = 0x6D667467  # arbitrary advisory-lock key shared by every p
 HEAD_REVISION = "0010_i13b"
 _BUSY_TIMEOUT_MS = 10_000  # how long SQLite waits for another process's write lock
 _CHECKPOINT_SECONDS = 0.5  # not durable: the longest a commit waits before starting a checkpoint
-_WAL_RESTART_PAGES = 4096  # not durable: past this WAL length, a checkpoint restarts the WAL
 
 
 def now_us() -> int:
@@ -182,7 +181,6 @@ class Database:
         self._batch: _Batch | None = None
         self._checkpoint: asyncio.Task[None] | None = None
         self._checkpoint_due = 0.0
-        self._wal_pages = 0  # the WAL's length at the last checkpoint
         self._reader: Any = None  # the pool's proxy of the hot-read connection, held for good
         self._writer: Connection | None = None  # the write funnel's connection, held for good
         self.async_engine: AsyncEngine | None = None
@@ -278,34 +276,17 @@ class Database:
         run on the event loop, SQLite's automatic checkpoint (run by the commit that fills the WAL
         past 1,000 pages) is turned off and this one, PASSIVE (it never waits for readers or
         writers), runs instead. Between two, the WAL grows by what half a second of commits writes.
-
-        Under a steady stream of commits a passive checkpoint never finds the WAL idle, and SQLite
-        starts the WAL over only then: it grew without bound (~100 MB over 4,000 small requests in
-        bench/stages.py, pages the kernel must allocate and cache). So once the WAL holds more than
-        _WAL_RESTART_PAGES, the next checkpoint holds the write funnel off while it runs, in RESTART
-        mode, and the commit after it writes the WAL from its start again. Writers then wait the
-        length of one checkpoint (their requests join the next group commit), once per ~16 MiB.
         """
         now = time.monotonic()
         if (self._checkpoint is not None and not self._checkpoint.done()) or now < self._checkpoint_due:
             return
         self._checkpoint_due = now + _CHECKPOINT_SECONDS
-        self._checkpoint = asyncio.get_running_loop().create_task(self._checkpoint_now(self._wal_pages))
+        self._checkpoint = asyncio.get_running_loop().create_task(asyncio.to_thread(self._checkpoint_sync))
         self._checkpoint.add_done_callback(_log_checkpoint_failure)
 
-    async def _checkpoint_now(self, wal_pages: int) -> None:
-        if wal_pages <= _WAL_RESTART_PAGES:
-            self._wal_pages = await asyncio.to_thread(self._checkpoint_sync, "PASSIVE")
-            return
-        assert self._write_lock is not None
-        async with self._write_lock:
-            self._wal_pages = await asyncio.to_thread(self._checkpoint_sync, "RESTART")
-
-    def _checkpoint_sync(self, mode: str = "PASSIVE") -> int:
-        """Run a checkpoint; the WAL's length in pages (0 once it starts over)."""
+    def _checkpoint_sync(self) -> None:
         with self.sync_engine.connect() as conn:
-            row = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").first()
-        return int(row[1]) if row is not None and row[1] is not None and row[1] > 0 else 0
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def rows(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Sequence[Any]]:
         """A hot read outside any transaction. On SQLite it runs on one connection kept for it
