@@ -52,6 +52,9 @@ _POLL_SECONDS = 0.2
 _STEADY_SECONDS = 10.0  # a worker that lived this long is restarted at once
 _MAX_PAUSE_SECONDS = 30.0
 _KILL_MARGIN_SECONDS = 15.0  # after graceful_shutdown_seconds, before SIGKILL
+# The supervisor's arguments are written into a pipe before the exec that reads them: a write
+# past the pipe's capacity (64 KiB on Linux) would block for good; this is half of it.
+_MAX_EXEC_ARGS = select.PIPE_BUF * 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +254,7 @@ def exec_supervisor(args: SupervisorArgs, reserved: socket.socket) -> NoReturn:
     reserved.set_inheritable(True)
     read_fd, write_fd = os.pipe()
     data = pickle.dumps(args)
-    if len(data) > select.PIPE_BUF * 8:  # far more than settings take; the pipe must not fill
+    if len(data) > _MAX_EXEC_ARGS:  # far more than settings take
         raise ValueError(f"supervisor arguments too large: {len(data)} bytes")
     os.write(write_fd, data)
     os.close(write_fd)

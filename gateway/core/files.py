@@ -263,10 +263,9 @@ async def _track(
     agent's key (or a token issued from it) links the row to the agent. An agent that names its
     own transfer row (``agent_transfer``, the ``X-MFT-Transfer-Id`` header) reports this movement
     there, with its local end and progress: a second row for the same bytes would list every file
-    twice under the agent. The upload or download event is recorded either way. (A session or
-    OAuth client is no agent: it is told by its credential's text, without an await.)"""
+    twice under the agent. The upload or download event is recorded either way."""
     p = access.principal
-    agent_id = await agents.agent_of_credential(rt, p.credential) if agents.is_key(p.credential) else None
+    agent_id = await agents.agent_of_credential(rt, p.credential)
     return transfer_log.begin(rt.db, direction=direction, protocol=p.protocol, source=source,
                               destination=destination, partner=p.actor, owner=p.user, agent_id=agent_id,
                               recorded=agent_id is None or not agent_transfer, **known)  # fmt: skip
