@@ -81,3 +81,34 @@ def test_lines_left_by_an_ended_loop_are_flushed_with_the_next_loops() -> None:
     out = subprocess.run([sys.executable, "-c", TWO_LOOPS], capture_output=True, text=True, timeout=60, check=True)
     lines = [line.split(": ", 1)[-1] for line in out.stderr.splitlines()]
     assert lines == ["from the first loop", "from the second loop", "MARK"]
+
+
+BATCH = r"""
+import asyncio, io, sys
+from gateway import logsetup
+
+class Counting(io.StringIO):
+    writes = 0
+    def write(self, s):
+        Counting.writes += 1
+        return super().write(s)
+
+sys.stderr = out = Counting()
+logsetup.configure("info")
+
+async def main() -> None:
+    for i in range(50):
+        logsetup.access_line(f'127.0.0.1 "GET /x{i}" 200 {i} 0.1ms id=r{i}')
+    await asyncio.sleep(logsetup.ACCESS_FLUSH_SECONDS * 3)
+
+asyncio.run(main())
+logsetup.drain()
+lines = out.getvalue().splitlines()
+print(Counting.writes, len(lines), lines[0].endswith('"GET /x0" 200 0 0.1ms id=r0'), lines[-1].endswith("id=r49"))
+"""
+
+
+def test_a_batch_of_lines_is_one_write() -> None:
+    """stderr is line-buffered: one ``write`` per line would be a system call per request."""
+    out = subprocess.run([sys.executable, "-c", BATCH], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["1", "50", "True", "True"]
