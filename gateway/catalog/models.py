@@ -61,7 +61,13 @@ Index("ux_files_path", files.c.vfs, files.c.folder, files.c.name, unique=True)
 # are created by migration 0004, which is the reference for their exact, per-dialect shape.
 Index("ix_files_size", files.c.vfs, files.c.folder, files.c.size, files.c.name)
 Index("ix_files_put_date", files.c.vfs, files.c.folder, files.c.put_date, files.c.name)
-Index("ix_files_expiry_due", files.c.expiry_date)
+# Partial (migration 0011): the sweeper never wants a file without an expiry date.
+Index(
+    "ix_files_expiry_due",
+    files.c.expiry_date,
+    sqlite_where=files.c.expiry_date.is_not(None),
+    postgresql_where=files.c.expiry_date.is_not(None),
+)
 Index("ix_files_storage_key", files.c.storage, files.c.storage_key)
 
 # One row per folder that holds files: its file count, kept by triggers (migration 0005, the
@@ -348,7 +354,13 @@ transfers = Table(
 )
 Index("ix_transfers_started", transfers.c.started_at, transfers.c.id)
 Index("ix_transfers_partner", transfers.c.partner, transfers.c.started_at)
-Index("ix_transfers_agent", transfers.c.agent_id, transfers.c.started_at)
+Index(  # partial (migration 0011): a partner's transfers have no agent
+    "ix_transfers_agent",
+    transfers.c.agent_id,
+    transfers.c.started_at,
+    sqlite_where=transfers.c.agent_id.is_not(None),
+    postgresql_where=transfers.c.agent_id.is_not(None),
+)
 
 # --- i13b: seed 001's jobs and pipelines (migration 0010_i13b) ---------------------------------
 # A job: a cron-scheduled transfer, claimed by its agent, or (no agent) run on the gateway as the
