@@ -12,6 +12,7 @@ body are passed through untouched (no cost on downloads).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +38,66 @@ def _seconds(scope: Scope) -> float:
     return runtime.config.server.body_idle_seconds if runtime is not None else _DEFAULT_SECONDS
 
 
+class _Clock:
+    """One request's deadline: a single timer for the whole body, not one per ``receive``.
+
+    Arming a timer costs a heap push and cancelling it leaves an entry behind, and a body is
+    waited for several times (a small upload two or three, a large one thousands). So the timer
+    is set at the first wait, for that wait's deadline, and when it fires it looks at the wait in
+    progress: one that has lasted the whole limit ends the request (the waiting task is cancelled
+    and the wait raises ``RequestTimeoutError``), a later one has the timer set again for its own
+    deadline, and with none in progress the next wait sets it. ``stop()`` ends the clock once the
+    body is in: a disconnect is then waited for, however long.
+    """
+
+    __slots__ = ("seconds", "loop", "handle", "since", "waiter", "cancelling", "expired", "done")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.loop = asyncio.get_running_loop()
+        self.handle: asyncio.TimerHandle | None = None
+        self.since = 0.0  # when the wait in progress began
+        self.waiter: asyncio.Task[Any] | None = None  # the task waiting now, if any
+        self.cancelling = 0
+        self.expired = False
+        self.done = False
+
+    async def wait(self, receive: Receive) -> Message:
+        task = asyncio.current_task()
+        assert task is not None
+        self.since = self.loop.time()
+        self.waiter, self.cancelling = task, task.cancelling()
+        if self.handle is None:
+            self.handle = self.loop.call_at(self.since + self.seconds, self._fire)
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            expired, self.expired = self.expired, False
+            # Ours only if no one else cancelled the task as well (asyncio.timeout's rule).
+            if expired and task.uncancel() <= self.cancelling:
+                raise RequestTimeoutError() from None
+            raise
+        finally:
+            self.waiter = None
+
+    def _fire(self) -> None:
+        self.handle = None
+        if self.waiter is None:
+            return
+        due = self.since + self.seconds
+        if self.loop.time() < due:
+            self.handle = self.loop.call_at(due, self._fire)
+            return
+        self.expired = True
+        self.waiter.cancel()
+
+    def stop(self) -> None:
+        self.done = True
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 class BodyDeadlineMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,20 +106,17 @@ class BodyDeadlineMiddleware:
         if scope["type"] != "http" or not _has_body(scope):
             await self.app(scope, receive, send)
             return
-        seconds = _seconds(scope)
-        done = False
+        clock = _Clock(_seconds(scope))
 
         async def receive_in_time() -> Message:
-            nonlocal done
-            if done:
-                return await receive()  # after the body: a disconnect is waited for, however long
-            try:
-                async with asyncio.timeout(seconds):
-                    message = await receive()
-            except TimeoutError:
-                raise RequestTimeoutError() from None
+            if clock.done:
+                return await receive()
+            message = await clock.wait(receive)
             if message["type"] != "http.request" or not message.get("more_body", False):
-                done = True
+                clock.stop()
             return message
 
-        await self.app(scope, receive_in_time, send)
+        try:
+            await self.app(scope, receive_in_time, send)
+        finally:
+            clock.stop()
