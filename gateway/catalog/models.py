@@ -121,8 +121,7 @@ events = Table(
     Column("chain", Text, nullable=False, server_default="[]"),  # route hops, to refuse loops
     sqlite_autoincrement=True,
 )
-Index("ix_events_time", events.c.time)
-Index("ix_events_fileset", events.c.fileset)
+Index("ix_events_time", events.c.time)  # (0001's ix_events_fileset served no query: 0011 drops it)
 
 # Contract-action runs: one per (event, matching action), inserted in the event's transaction.
 runs = Table(

@@ -1,10 +1,12 @@
-"""Index only the rows a lookup can want: files with an expiry date, transfers with an agent.
+"""Index only the rows a lookup can want, and nothing no lookup uses.
 
 The expiry sweeper asks for ``expiry_date <= now`` and the agent's transfer list for
 ``agent_id = ?``; neither can want a row whose column is NULL, yet every upload without a
 retention and every transfer of a partner (not an agent) paid an entry in each index: one more
 B-tree page written per catalog commit (bench/results/2026-12-03-stop19.md). As partial indexes
 (``WHERE ... IS NOT NULL``, on SQLite and PostgreSQL alike) they answer the same queries.
+
+``ix_events_fileset`` (0001) served no query at all, and every upload and download paid for it.
 
 Revision ID: 0011
 Revises: 0010_i13b
@@ -33,9 +35,11 @@ def upgrade() -> None:
         where = sa.text(f"{column} IS NOT NULL")
         op.drop_index(name, table)
         op.create_index(name, table, columns, sqlite_where=where, postgresql_where=where)
+    op.drop_index("ix_events_fileset", "events")
 
 
 def downgrade() -> None:
     for name, table, columns, _ in _PARTIAL:
         op.drop_index(name, table)
         op.create_index(name, table, columns)
+    op.create_index("ix_events_fileset", "events", ["fileset"])
