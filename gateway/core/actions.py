@@ -68,6 +68,8 @@ class ActionIndex:
 
     def plan(self, vfs: str, path: str, event_type: str, metadata: Mapping[str, str]) -> tuple[NewRun, ...]:
         """The runs an event of ``event_type`` on VFS path ``path`` (``/inbox/a.txt``) queues."""
+        if vfs not in self._by_vfs and vfs not in self._tasks:
+            return ()  # the common case on the hot path: nothing to plan, nothing to parse
         planned: list[NewRun] = []
         vpath = parse_config_path(path)
         for bound in self._by_vfs.get(vfs, ()):
