@@ -15,6 +15,7 @@ unchanged and shown as it is by the metadata endpoints.
 
 from __future__ import annotations
 
+import functools
 import re
 
 OCTET_STREAM = "application/octet-stream"
@@ -54,8 +55,11 @@ def is_active(value: str) -> bool:
     return essence in _ACTIVE or essence.endswith("+xml")
 
 
+@functools.lru_cache(maxsize=1024)
 def served_as(datatype: str) -> bytes:
-    """The ``Content-Type`` of a download of a file stored with ``datatype`` (never raises)."""
+    """The ``Content-Type`` of a download of a file stored with ``datatype`` (never raises).
+
+    Cached: a catalog holds a handful of distinct datatypes, and every download asks."""
     if not datatype or not is_media_type(datatype) or is_active(datatype):
         return OCTET_STREAM.encode("ascii")
     return datatype.strip().encode("ascii")

@@ -34,7 +34,10 @@ SAFETY_HEADERS = (
 
 
 def content_disposition(name: str) -> str:
-    fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in name)
+    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+        fallback = name  # the common name, checked in C: every character is kept as it is
+    else:
+        fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in name)
     value = f'attachment; filename="{fallback}"'
     if fallback != name:
         value += f"; filename*=UTF-8''{quote(name, safe='', errors='replace')}"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import pytest
+from hypothesis import given, strategies as st
 from starlette.requests import Request
 from starlette.types import Message
 
 from gateway.catalog.records import FileRecord
-from gateway.http.downloads import FileDownload
+from gateway.http.downloads import FileDownload, content_disposition
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +126,14 @@ async def test_download_of_more_than_one_chunk_stops_reading_when_the_client_lea
     await FileDownload(Request(scope), _record(), reader)(scope, receive, send)
     assert reader.closed
     assert len(read) == 1  # 20 bytes in 8-byte chunks: the last two were never read
+
+
+@given(st.text(max_size=40) | st.text(st.characters(min_codepoint=0, max_codepoint=0x80), max_size=40))
+def test_content_disposition_keeps_exactly_the_printable_ascii_name(name: str) -> None:
+    """The fast check (printable ASCII, no quote or backslash) changes nothing: the header is the
+    one the character-by-character rule gives."""
+    fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in name)
+    expected = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        expected += f"; filename*=UTF-8''{quote(name, safe='', errors='replace')}"
+    assert content_disposition(name) == expected
