@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser
 from starlette.requests import ClientDisconnect, Request
 
 from gateway.core.uploads import OpenWriter, ReceivedForm
@@ -71,7 +71,7 @@ class MultipartSource:
         self._ended = False
 
     def _boundary(self) -> bytes:
-        ctype, params = parse_options_header(self._request.headers.get("content-type", ""))
+        ctype, params = smallform.options_header(self._request.headers.get("content-type", ""))
         boundary = params.get(b"boundary")
         if ctype != b"multipart/form-data" or not boundary or len(boundary) > 200:
             raise RequestSyntaxError()
@@ -95,7 +95,7 @@ class MultipartSource:
         part = self._part
         # Raw bytes to the parser: partners' tools send UTF-8 file names, which a str would force
         # through latin-1.
-        disposition, params = parse_options_header(part.headers.get("content-disposition", b""))
+        disposition, params = smallform.options_header(part.headers.get("content-disposition", b""))
         if disposition != b"form-data" or b"name" not in params:
             raise RequestSyntaxError()
         part.name = _decode(params[b"name"])

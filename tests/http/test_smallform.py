@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from python_multipart.multipart import MultipartParser
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from gateway.http import smallform
 
@@ -141,3 +141,49 @@ def test_whatever_it_accepts_the_parser_reads_the_same(
         extracted = smallform.extract(candidate, BOUNDARY)
         if extracted is not None:
             assert extractor_events(candidate, extracted) == parser_events(candidate, BOUNDARY)
+
+
+# Header values built from the characters that steer the parser: separators, quotes, escapes,
+# whitespace, extended-parameter stars, letters of both cases and latin-1 beyond ASCII.
+_OPTION_CHARS = st.sampled_from(list(';="\\* \tnameAFileX.-éÿ\x00'))
+_OPTION_VALUES = st.one_of(
+    st.text(_OPTION_CHARS, max_size=40),
+    st.builds(
+        lambda kind, params: kind + "".join(params),
+        st.sampled_from(["form-data", "multipart/form-data", " Form-Data ", "attachment", ""]),
+        st.lists(
+            st.builds(
+                lambda sep, key, eq, value: f"{sep}{key}{eq}{value}",
+                st.sampled_from([";", "; ", ";\t", " ; "]),
+                st.sampled_from(["name", "filename", "Boundary", " NAME ", "", "x y"]),
+                st.sampled_from(["=", " = ", "", "=="]),
+                st.one_of(
+                    st.text(_OPTION_CHARS, max_size=12), st.text(_OPTION_CHARS, max_size=10).map(lambda v: f'"{v}"')
+                ),
+            ),
+            max_size=4,
+        ),
+    ),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_OPTION_VALUES)
+def test_options_header_answers_as_python_multipart(value: str) -> None:
+    assert smallform.options_header(value) == parse_options_header(value)
+    raw = value.encode("latin-1")
+    assert smallform.options_header(raw) == parse_options_header(raw)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'form-data; name="file"; filename="a.txt"',
+        "multipart/form-data; boundary=------------------------d74496d66958873e",
+        'form-data; name="file"; filename="x;y.txt"',  # a ";" inside quotes: the parser's case
+        'form-data; name="file"; filename="C:\\\\dir\\\\a.txt"',
+        "form-data; name=\"file\"; filename*=UTF-8''%C3%A9.txt",
+    ],
+)
+def test_options_header_on_the_shapes_clients_send(value: str) -> None:
+    assert smallform.options_header(value) == parse_options_header(value)
