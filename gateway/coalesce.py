@@ -54,9 +54,18 @@ class CoalescingTransport:
 
     def _flush(self) -> None:
         self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what is held now (before bytes are sent past this transport, by sendfile)."""
         held, self._held = self._held, None
         if held is not None and not self._transport.is_closing():
             self._transport.write(held)
+
+    @property
+    def raw(self) -> asyncio.Transport:
+        """The transport written to."""
+        return self._transport
 
     def writelines(self, lines: Any) -> None:
         for data in lines:

@@ -13,7 +13,8 @@ limits (gateway.yaml ``server``; docs/api.md "Limits") are applied the same unde
   answered ``503`` and closed at once (uvicorn; see below).
 
 Under uvicorn they are a subclass of its httptools protocol (:func:`uvicorn_protocol`), which
-also hands an upload's body on without uvicorn's two copies (``on_body``). Under
+also hands an upload's body on without uvicorn's two copies (``on_body``), and offers GETs on
+plain TCP the ``http.response.pathsend`` extension, served by ``sendfile`` (gateway.zerocopy). Under
 granian they map onto its HTTP/1 settings (:func:`granian_http1`): its header read timeout,
 which also ends an idle kept-alive connection; the head size is checked when the request
 reaches the app (:class:`HeadLimit`), granian's read buffer (about 400 KiB) bounding what it
@@ -34,9 +35,11 @@ from typing import Any
 
 import httptools
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from gateway import zerocopy
 from gateway.coalesce import CoalescingTransport
 from gateway.config.schema import ServerConfig
 
@@ -93,6 +96,7 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
         _in_head = True
         _head_size = 0  # request line and header bytes of the current head
         _head_raw = 0  # bytes received since the current head began
+        _zero_copy = False  # a plain-TCP connection: file bodies may go out by sendfile
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             peer = transport.get_extra_info("peername")
@@ -107,6 +111,7 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
             self._address = address
             super().connection_made(transport)
             self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+            self._zero_copy = transport.get_extra_info("ssl_object") is None
             self._arm_head()
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -185,6 +190,22 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
             self._head_raw = 0
             self._cancel_head()
             super().on_headers_complete()
+
+        def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+            """Offer ``http.response.pathsend`` to a GET on a plain-TCP connection: the body is
+            then sent by ``sendfile`` (gateway/zerocopy.py). Other requests are untouched."""
+            if self._zero_copy and cycle.scope["method"] == "GET":
+                cycle.scope.setdefault("extensions", {})["http.response.pathsend"] = {}
+                send = cycle.send
+
+                async def send_or_pathsend(message: Any) -> None:
+                    if message["type"] == "http.response.pathsend":
+                        await zerocopy.pathsend(cycle, send, message["path"])
+                    else:
+                        await send(message)
+
+                cycle.send = send_or_pathsend  # type: ignore[method-assign]
+            super()._start_asgi_task(cycle, app)
 
         def on_response_complete(self) -> None:
             self._in_head = True  # the next bytes on this connection are a new head
