@@ -97,8 +97,12 @@ class Sender:
                     job = self._incoming.get_nowait()
                 except queue.Empty:
                     break
+                try:
+                    self._selector.register(job.sock, selectors.EVENT_WRITE, job)
+                except (OSError, ValueError) as exc:  # never expected; the job fails, not the thread
+                    _resolve(job, OSError(errno.EBADF, str(exc)))
+                    continue
                 active.add(job)
-                self._selector.register(job.sock, selectors.EVENT_WRITE, job)
                 self._step(job, active)
             for job in [j for j in active if j.cancelled]:
                 self._finish(job, active, asyncio.CancelledError())
@@ -127,6 +131,11 @@ class Sender:
             return
         active.discard(job)
         self._selector.unregister(job.sock)
+        _resolve(job, exc)
+
+
+def _resolve(job: _Job, exc: BaseException | None) -> None:
+    with contextlib.suppress(RuntimeError):  # the job's loop is closed: no one waits any more
         job.loop.call_soon_threadsafe(_settle, job.done, exc)
 
 
@@ -160,10 +169,25 @@ def _open(path: str) -> tuple[int, int]:
         raise
 
 
+def _drop(cycle: Any) -> None:
+    """End a connection whose body cannot be finished, as uvicorn's connection_lost would record
+    it (so that uvicorn neither writes to it nor reports an unfinished response)."""
+    cycle.disconnected = True
+    cycle.transport.close()
+
+
 async def pathsend(cycle: Any, send: Send, path: str) -> None:
     """Send the body of ``cycle`` (uvicorn's RequestResponseCycle, whose head is sent) from the
-    file at ``path``: by ``sendfile`` from the :class:`Sender` thread, else through ``send``."""
-    fd, size = await asyncio.to_thread(_open, path)
+    file at ``path``: by ``sendfile`` from the :class:`Sender` thread, else through ``send``.
+
+    Raises OSError when the body did not go out whole: the client went away, or the file could
+    not be opened (removed in the instant since the app checked it). The connection is then
+    closed, since its head promised a body it cannot have."""
+    try:
+        fd, size = await asyncio.to_thread(_open, path)
+    except OSError:
+        _drop(cycle)
+        raise
     try:
         transport = cycle.transport
         flush = getattr(transport, "flush", None)
@@ -184,10 +208,8 @@ async def pathsend(cycle: Any, send: Send, path: str) -> None:
         try:
             await sender().send(dup, fd, 0, size)
         except OSError:
-            # The client went away mid-body: what uvicorn's connection_lost would record.
-            cycle.disconnected = True
-            transport.close()
-            return
+            _drop(cycle)
+            raise
         finally:
             os.close(dup)
     finally:

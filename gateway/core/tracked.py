@@ -41,13 +41,15 @@ class TrackedWriter:
 class TrackedReader:
     """Counts what :meth:`iter_range` yields; at :meth:`close` the transfer is completed when the
     range asked for was read whole, else cancelled (the client went away). A reader closed
-    without a read was sent by the server from its file (``pathsend``): the whole object."""
+    without a read was sent by the server from its file (``pathsend``): the whole object, unless
+    the server said it could not (:meth:`interrupted`)."""
 
     def __init__(self, inner: ObjectReader, tracker: Tracker) -> None:
         self.inner = inner
         self.tracker = tracker
         self._wanted: int | None = None
         self._read = 0
+        self._interrupted = False
 
     @property
     def size(self) -> int:
@@ -64,11 +66,16 @@ class TrackedReader:
             self.tracker.add(len(chunk))
             yield chunk
 
+    def interrupted(self) -> None:
+        self._interrupted = True
+
     async def close(self) -> None:
         try:
             await self.inner.close()
         finally:
-            if self._wanted is None:
+            if self._interrupted:
+                self.tracker.finish("cancelled", error="the client stopped reading")
+            elif self._wanted is None:
                 self.tracker.add(self.inner.size)
                 self.tracker.finish("completed")
             elif self._read >= self._wanted:

@@ -120,6 +120,10 @@ class FileDownload:
             try:
                 await send({"type": "http.response.start", "status": 200, "headers": self.headers})
                 await send({"type": "http.response.pathsend", "path": path})
+            except OSError:
+                # The gateway's own pathsend (gateway/zerocopy.py) says the body did not go out
+                # whole (the client left; the connection is closed): the transfer is not complete.
+                self.reader.interrupted()
             finally:
                 await self.reader.close()
             return

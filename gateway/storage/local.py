@@ -400,6 +400,9 @@ class LocalObjectReader:
         with self._fd.lock:
             return os.pread(self._fd.fd, n, offset)
 
+    def interrupted(self) -> None:
+        pass  # nothing counted here (core/tracked.py counts a transfer)
+
     async def close(self) -> None:
         """Close the file; idempotent. Raises IoError if the OS reports a failure."""
         if not self._fd.is_open:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -142,3 +144,30 @@ def test_an_agent_s_2_0_transfers_are_linked_to_it(gateway: Gateway, admin: http
     up = only(rows, "upload", "pa:/inbox/by-agent.bin")
     assert up["agentId"] == aid and up["status"] == "completed" and up["customer"] == "alice"
     assert only(transfers(gateway, {"X-API-Key": agent["apiKey"]}), "upload")["id"] == up["id"]  # the agent sees it
+
+
+def test_a_large_download_abandoned_mid_body_is_a_cancelled_transfer(gateway: Gateway, admin: httpx.Client) -> None:
+    """Such a body leaves by sendfile under uvicorn (gateway/zerocopy.py), never read by the app:
+    the server's own word that it did not go out whole is what marks the transfer."""
+    body = os.urandom(6 * 1024 * 1024)
+    with contextlib.closing(gateway.client("alice")) as alice:
+        assert alice.put("/2.0/files/inbox/left.bin", files={"file": ("left.bin", body)}).status_code == 201
+        cookie = "; ".join(f"{k}={v}" for k, v in alice.cookies.items())
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(f"GET /2.0/files/inbox/left.bin HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    time.sleep(0.5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # a reset, mid-body
+    headers = bearer_of(gateway, admin, "alice")
+
+    def settled() -> dict[str, Any] | None:
+        rows = [t for t in transfers(gateway, headers) if t["direction"] == "download"
+                and t["sourceUrl"] == "pa:/inbox/left.bin"]  # fmt: skip
+        return rows[0] if rows and rows[0]["status"] != "running" else None
+
+    deadline = time.monotonic() + 10
+    while (row := settled()) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert row is not None and row["status"] == "cancelled", row

@@ -34,6 +34,9 @@ class FakeReader:
         for offset in range(start, start + length, chunk_size):
             yield DATA[offset : min(offset + chunk_size, start + length)]
 
+    def interrupted(self) -> None:
+        pass
+
     async def close(self) -> None:
         self.closed = True
 
