@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.harness import Curl, Gateway
+from tests.e2e.harness import Curl, Gateway, password, running, tls_files
 
 pytestmark = pytest.mark.e2e
 BIG = 5 * 1024 * 1024 + 12345  # several socket buffers, not a multiple of any chunk
@@ -143,3 +143,17 @@ def test_a_slow_reader_gets_every_byte(gateway: Gateway, big: bytes) -> None:
     sock.close()
     assert result["head"].startswith(b"HTTP/1.1 200")
     assert result["body"] == big
+
+
+def test_over_tls_a_large_body_is_streamed_through_the_tls_layer(tmp_path: Path) -> None:
+    """sendfile would put plaintext on a TLS connection: there the extension is not offered."""
+    cert, key, context = tls_files(tmp_path)
+    data = os.urandom(BIG)
+    with running(Gateway(root=tmp_path / "gw", tls=(cert, key), http_server="uvicorn")) as gw:
+        with httpx.Client(base_url=gw.url, verify=context, timeout=60) as client:
+            login = client.post("/2.0/login/basic", data={"username": "sam", "password": password("sam")})
+            assert login.status_code == 200, login.text
+            assert client.put("/2.0/files/in/big.bin", files={"file": ("big.bin", data)}).status_code == 201
+            for _ in range(2):
+                r = client.get("/2.0/files/in/big.bin")
+                assert r.status_code == 200 and r.content == data
