@@ -31,6 +31,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gateway.coalesce import CoalescingTransport
+
 _WINDOW = 8 * 1024 * 1024  # the most one sendfile() call is asked for (the socket takes less)
 _STREAM_CHUNK = 1024 * 1024
 Send = Callable[[Any], Awaitable[None]]
@@ -189,11 +191,9 @@ async def pathsend(cycle: Any, send: Send, path: str) -> None:
         _drop(cycle)
         raise
     try:
-        transport = cycle.transport
-        flush = getattr(transport, "flush", None)
-        if flush is not None:
-            flush()  # the coalescing transport's held head goes first
-        raw = getattr(transport, "raw", transport)
+        transport: CoalescingTransport = cycle.transport  # connguard's protocol always sets one
+        transport.flush()  # the held head goes first
+        raw = transport.raw
         sock = raw.get_extra_info("socket")
         if (
             size != cycle.expected_content_length
