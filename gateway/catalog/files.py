@@ -58,6 +58,13 @@ _TOUCH = Prepared(update(files).where(files.c.id == bindparam("b_id")).values(la
 _FIRST_READ = Prepared(
     update(files)
     .where(files.c.id == bindparam("b_id"))
+    .values(last_access_time=bindparam("b_now"), first_read_date=bindparam("b_now"))
+)
+# Only when the retention moves the expiry: an UPDATE naming expiry_date rewrites that column's
+# two index entries even for the same value (SQLite decides per statement, not per value).
+_FIRST_READ_EXPIRY = Prepared(
+    update(files)
+    .where(files.c.id == bindparam("b_id"))
     .values(last_access_time=bindparam("b_now"), first_read_date=bindparam("b_now"), expiry_date=bindparam("b_exp"))
 )
 
@@ -248,7 +255,10 @@ async def record_download(
         expiry = record.expiry_date
         if expiry_after_read is not None:
             expiry = now + expiry_after_read if expiry is None else min(now + expiry_after_read, expiry)
-        statement, params = _FIRST_READ, {**params, "b_exp": expiry}
+        if expiry == record.expiry_date:
+            statement = _FIRST_READ
+        else:
+            statement, params = _FIRST_READ_EXPIRY, {**params, "b_exp": expiry}
     async with db.write() as conn:
         await conn.run(statement, params)
         await insert_event(conn, event)

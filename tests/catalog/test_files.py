@@ -115,6 +115,25 @@ async def test_record_download_first_read_sets_date_and_retention(db: Database) 
     assert (again.first_read_date, again.last_access_time, again.expiry_date) == (5_000, 9_000, 5_100)
 
 
+async def test_record_download_first_read_keeps_an_expiry_it_does_not_move(db: Database) -> None:
+    """The first read writes the expiry only when the retention moves it: an expiry that changed
+    since the caller read the row (an operator's attribute change, say) is not put back."""
+    kept, _ = await files.put_file(db, dataclasses.replace(_new("kept"), expiry_date=7_000), {}, _event())
+    await files.record_download(db, kept, 5_000, None, _event("download"))
+    sooner, _ = await files.put_file(db, dataclasses.replace(_new("sooner"), expiry_date=7_000), {}, _event())
+    await files.record_download(db, sooner, 5_000, 100, _event("download"))
+    moved, _ = await files.put_file(db, _new("moved"), {}, _event())
+    async with db.write() as conn:
+        await conn.execute(update(files_table).where(files_table.c.id == moved.fileset).values(expiry_date=8_000))
+    await files.record_download(db, moved, 5_000, None, _event("download"))  # ``moved`` still says None
+    found = {n: await files.get_file(db, "v", "inbox", n) for n in ("kept", "sooner", "moved")}
+    assert {n: (r.first_read_date, r.expiry_date) for n, r in found.items() if r} == {
+        "kept": (5_000, 7_000),
+        "sooner": (5_000, 5_100),
+        "moved": (5_000, 8_000),
+    }
+
+
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
