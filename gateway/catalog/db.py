@@ -118,6 +118,15 @@ class CatalogConnection(Protocol):
         """Execute a prepared statement once per parameter set, as one executemany."""
         ...
 
+    async def insert(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
+        """Insert one row with a prepared INSERT of a table with an integer key; the new key.
+
+        On SQLite this is the driver's ``lastrowid``: a ``RETURNING`` clause makes SQLite
+        finish the statement into a temporary result first, which cost a 4 KiB upload's two
+        inserts about 12 µs more (raw SQLite, the catalog's schema).
+        """
+        ...
+
 
 def _raw_rows(raw: sqlite3.Connection, dialect: Dialect, p: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
     sql, names = p.sqlite(dialect)
@@ -151,6 +160,12 @@ class _Inline:
         sql, names = statement.sqlite(self.dialect)
         self.raw.executemany(sql, map(_positional(names), parameters))
 
+    async def insert(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
+        sql, names = statement.sqlite(self.dialect)
+        key = self.raw.execute(sql, [parameters[n] for n in names]).lastrowid
+        assert key is not None
+        return key
+
 
 class _Async:
     """An asyncpg connection with the prepared-statement calls (plain SQLAlchemy execution)."""
@@ -169,6 +184,10 @@ class _Async:
 
     async def run_many(self, statement: Prepared, parameters: Sequence[Mapping[str, Any]]) -> None:
         await self.conn.execute(statement.statement, [dict(p) for p in parameters])
+
+    async def insert(self, statement: Prepared, parameters: Mapping[str, Any]) -> int:
+        result = await self.conn.execute(statement.statement, dict(parameters))  # RETURNING the key, implicitly
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 class Database:

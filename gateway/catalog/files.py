@@ -44,10 +44,10 @@ _METADATA = Prepared(
     .order_by(file_metadata.c.key)
 )
 _EVENT_COLUMNS = [c.key for c in events.c if c.key != "id"]
-_INSERT_EVENT = Prepared(insert(events).returning(events.c.id), _EVENT_COLUMNS)
+_INSERT_EVENT = Prepared(insert(events), _EVENT_COLUMNS)
 _NEW_FILE_FIELDS = [f.name for f in dataclasses.fields(NewFile)]
 _FILE_COLUMNS = [c.key for c in files.c if c.key not in ("id", "first_read_date", "last_access_time")]
-_INSERT_FILE = Prepared(insert(files).returning(*files.c), _FILE_COLUMNS)
+_INSERT_FILE = Prepared(insert(files), _FILE_COLUMNS)
 _INSERT_METADATA = Prepared(insert(file_metadata), ["file_id", "key", "value"])
 _FOLDER_COUNT = Prepared(
     select(folder_counts.c.files).where(
@@ -144,7 +144,7 @@ async def insert_event(
         "metadata": json.dumps(event.metadata, ensure_ascii=False, sort_keys=True) if event.metadata else "{}",
         "chain": json.dumps(list(event.chain), ensure_ascii=False) if event.chain else "[]",
     }
-    event_id = int((await conn.rows(_INSERT_EVENT, values))[0][0])
+    event_id = await conn.insert(_INSERT_EVENT, values)
     if event.runs:
         created = event.time if now is None else now
         await conn.execute(
@@ -195,7 +195,8 @@ async def put_file(
                 old_rows = await conn.rows(_BY_PATH, _path_params(new.vfs, new.folder, new.name))
                 replaced = [_record(r) for r in old_rows]
                 await _delete_rows(conn, [r.fileset for r in replaced])
-                record = _record((await conn.rows(_INSERT_FILE, values))[0])
+                record = FileRecord(fileset=await conn.insert(_INSERT_FILE, values), first_read_date=None,
+                                    last_access_time=None, **values)  # fmt: skip
                 for k, v in metadata.items():
                     await conn.run(_INSERT_METADATA, {"file_id": record.fileset, "key": k, "value": v})
                 await insert_event(conn, event, fileset=record.fileset)

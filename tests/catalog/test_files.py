@@ -51,6 +51,16 @@ async def test_put_file_new_path_inserts_row_metadata_and_event(db: Database) ->
     assert tuple(row) == (record.fileset, "upload")
 
 
+async def test_insert_event_returns_the_new_rows_id(db: Database) -> None:
+    """Ids come from the driver (SQLite's lastrowid, PostgreSQL's RETURNING), not a second query."""
+    async with db.write() as conn:
+        ids = [await files.insert_event(conn, _event(kind)) for kind in ("upload", "download", "delete")]
+    async with db.read() as conn:
+        rows = (await conn.execute(select(events.c.id, events.c.type).order_by(events.c.id))).all()
+    assert [tuple(r) for r in rows] == list(zip(ids, ["upload", "download", "delete"], strict=True))
+    assert ids == sorted(set(ids))
+
+
 async def test_put_file_existing_name_replaces_with_new_fileset(db: Database) -> None:
     first, _ = await files.put_file(db, _new("a.txt", key="objects/00/one"), {"K": "old"}, _event())
     second, replaced = await files.put_file(db, _new("a.txt", key="objects/00/two"), {}, _event())
