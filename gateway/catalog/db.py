@@ -51,7 +51,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x6D667467  # arbitrary advisory-lock key shared by every peer
 # The newest revision in migrations/versions (a test keeps the two in step): when the catalog is
 # already there, start-up skips importing Alembic and Mako, ~11 MiB of a process's memory.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 _BUSY_TIMEOUT_MS = 10_000  # how long SQLite waits for another process's write lock
 _CHECKPOINT_SECONDS = 0.5  # not durable: the longest a commit waits before starting a checkpoint
 _WAL_RESTART_PAGES = 4096  # not durable: past this WAL length, a checkpoint holds writers off

@@ -103,9 +103,18 @@ async def due_for_expiry(db: Database, now: int, limit: int) -> list[FileRecord]
         return [_record(r) for r in await conn.execute(query)]
 
 
-async def is_referenced(db: Database, storage: str, key: str) -> bool:
-    """Whether a committed row names this object (asked when a commit's outcome is unknown)."""
-    query = select(files.c.id).where(files.c.storage == storage, files.c.storage_key == key).limit(1)
+async def holds(db: Database, inserted: Sequence[int], storage: str, key: str) -> bool:
+    """Whether one of the rows :func:`put_file` inserted (its ``inserted`` list) is committed and
+    names this object: asked when a write's outcome is unknown.
+
+    By primary key: an id is never reused (AUTOINCREMENT, a sequence) and a row keeps its id and
+    its object through a move or an attribute change, so the answer is exact, and no index on
+    the storage key is needed for it (one cost every upload a B-tree entry on a random page).
+    """
+    if not inserted:
+        return False
+    query = select(files.c.id).where(files.c.id.in_(list(inserted)), files.c.storage == storage,
+                                     files.c.storage_key == key).limit(1)  # fmt: skip
     async with db.read() as conn:
         return (await conn.execute(query)).first() is not None
 
@@ -179,13 +188,16 @@ async def _delete_rows(conn: CatalogConnection, ids: list[int]) -> None:
 
 
 async def put_file(
-    db: Database, new: NewFile, metadata: Mapping[str, str], event: NewEvent
+    db: Database, new: NewFile, metadata: Mapping[str, str], event: NewEvent, inserted: list[int] | None = None
 ) -> tuple[FileRecord, list[FileRecord]]:
     """Insert ``new`` (replacing any file at the same path), its metadata and its event.
 
     Returns the new record and the replaced ones, whose storage objects the caller removes after
     this commit. Concurrent uploads to one name serialise on the unique path index: a loser of
     the race retries, replaces the winner, and the last commit is the one version that remains.
+    ``inserted`` receives the id of every row inserted, committed or not: if this raises, even
+    after a cancellation that came while the commit was in flight, :func:`holds` tells from them
+    whether the file was committed.
     """
     values = {name: getattr(new, name) for name in _NEW_FILE_FIELDS}
     values.update(creation_time=new.put_date, last_modified_time=new.put_date)
@@ -195,8 +207,10 @@ async def put_file(
                 old_rows = await conn.rows(_BY_PATH, _path_params(new.vfs, new.folder, new.name))
                 replaced = [_record(r) for r in old_rows]
                 await _delete_rows(conn, [r.fileset for r in replaced])
-                record = FileRecord(fileset=await conn.insert(_INSERT_FILE, values), first_read_date=None,
-                                    last_access_time=None, **values)  # fmt: skip
+                fileset = await conn.insert(_INSERT_FILE, values)
+                if inserted is not None:
+                    inserted.append(fileset)
+                record = FileRecord(fileset=fileset, first_read_date=None, last_access_time=None, **values)
                 for k, v in metadata.items():
                     await conn.run(_INSERT_METADATA, {"file_id": record.fileset, "key": k, "value": v})
                 await insert_event(conn, event, fileset=record.fileset)

@@ -68,7 +68,7 @@ Index(
     sqlite_where=files.c.expiry_date.is_not(None),
     postgresql_where=files.c.expiry_date.is_not(None),
 )
-Index("ix_files_storage_key", files.c.storage, files.c.storage_key)
+# (0003's ix_files_storage_key cost every upload an entry on a random page: 0012 drops it.)
 
 # One row per folder that holds files: its file count, kept by triggers (migration 0005, the
 # reference for them) in the same transaction as every insert and delete of a file row.

@@ -149,10 +149,9 @@ async def upload(
     new = new_file(access.vfs, folder, name, backend.name, stored, now, access.principal.user, **attributes)
     event = _event(rt, access, "upload", folder.child(name), now, user_md, size=stored.size, sha256=stored.sha256)
     try:
-        record, replaced = await catalog.put_file(rt.db, new, user_md, event)
+        record, replaced = await commit_file(rt, backend, new, user_md, event)
     except BaseException as exc:
         tracker.finish("failed", error=reason(exc))
-        await discard_unless_committed(rt, backend, stored.key)
         raise
     tracker.finish("completed", size=stored.size, sha256=stored.sha256)
     for old in replaced:
@@ -187,16 +186,23 @@ def new_file(
     )
 
 
-async def discard_unless_committed(rt: Runtime, backend: StorageBackend, key: str) -> None:
-    """Remove a new object after its catalog write failed — unless the write did commit (a
-    cancelled caller cannot tell). When the catalog cannot say, keep the bytes: an orphan object
-    is garbage, a row without its object is a lost file."""
+async def commit_file(
+    rt: Runtime, backend: StorageBackend, new: NewFile, metadata: dict[str, str], event: NewEvent
+) -> tuple[FileRecord, list[FileRecord]]:
+    """Catalog an object just stored in ``backend`` (``catalog.put_file``: the new record and
+    the ones it replaced). If that raises, the object is removed — unless the write did commit
+    (a caller cancelled while the commit was in flight cannot tell). When the catalog cannot
+    say, the bytes are kept: an orphan object is garbage, a row without its object a lost file."""
+    inserted: list[int] = []
     try:
-        if await catalog.is_referenced(rt.db, backend.name, key):
-            return
-        await backend.delete(key)
-    except Exception:
-        log.exception("could not settle object %s after a failed catalog write", key)
+        return await catalog.put_file(rt.db, new, metadata, event, inserted)
+    except BaseException:
+        try:
+            if not await catalog.holds(rt.db, inserted, backend.name, new.storage_key):
+                await backend.delete(new.storage_key)
+        except Exception:
+            log.exception("could not settle object %s after a failed catalog write", new.storage_key)
+        raise
 
 
 async def _delete_object(rt: Runtime, record: FileRecord) -> None:

@@ -14,7 +14,7 @@ import logging
 from gateway.catalog import files as catalog
 from gateway.catalog.records import FileRecord, NewEvent
 from gateway.config.schema import RouteAction
-from gateway.core.files import discard_unless_committed, new_file
+from gateway.core.files import commit_file, new_file
 from gateway.core.outcome import Outcome, RunContext
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
@@ -69,11 +69,7 @@ async def route(rt: Runtime, action: RouteAction, ctx: RunContext) -> Outcome:
         contract=ctx.run.contract, size=stored.size, sha256=stored.sha256, metadata=metadata, chain=chain,
         runs=rt.actions.plan(target.name, target_path, "upload", metadata),
     )  # fmt: skip
-    try:
-        record, replaced = await catalog.put_file(rt.db, new, metadata, upload)
-    except BaseException:
-        await discard_unless_committed(rt, backend, stored.key)
-        raise
+    record, replaced = await commit_file(rt, backend, new, metadata, upload)
     for old in replaced:
         await rt.mounts.backends[old.storage].delete(old.storage_key)
     if action.mode == "move":

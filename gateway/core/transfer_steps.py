@@ -16,7 +16,7 @@ from gateway.catalog import files as file_catalog
 from gateway.catalog.records import FileRecord, NewEvent, RunRecord
 from gateway.config.schema import PullStep, PushStep
 from gateway.connectors import open_connector
-from gateway.core.files import discard_unless_committed, new_file
+from gateway.core.files import commit_file, new_file
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.core.tracked import counted, reason, run_tracker
@@ -105,11 +105,7 @@ async def _store(rt: Runtime, pull: PullStep, name: str, chunks: AsyncIterator[b
         type="upload", time=now, actor=target.actor, user=by, vfs=target.name, path=path, protocol="pull",
         size=stored.size, sha256=stored.sha256, runs=rt.actions.plan(target.name, path, "upload", {}),
     )  # fmt: skip
-    try:
-        record, replaced = await file_catalog.put_file(rt.db, record_new, {}, upload)
-    except BaseException:
-        await discard_unless_committed(rt, backend, stored.key)
-        raise
+    record, replaced = await commit_file(rt, backend, record_new, {}, upload)
     for old in replaced:
         await rt.mounts.backends[old.storage].delete(old.storage_key)
     rt.wake()
