@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway.catalog import sessions, token_state
@@ -22,7 +21,7 @@ from gateway.http import ratelimit
 from gateway.http.accesslog import AccessLogMiddleware
 from gateway.http.deadline import BodyDeadlineMiddleware
 from gateway.http.exception_handlers import HANDLERS
-from gateway.http.hotpath import HotPath
+from gateway.http.hotpath import GatewayApp
 from gateway.http.routes import ROUTES
 from gateway.http.state import RuntimeHolder
 from gateway.settings import Settings
@@ -82,11 +81,11 @@ async def _expire_files(rt: Runtime) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> GatewayApp:
     holder = RuntimeHolder(lambda: start_runtime(settings))
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: GatewayApp) -> AsyncIterator[None]:
         rt = await holder.get()
         await tasks.sync_config(rt)
         dispatcher = Dispatcher(rt)
@@ -109,14 +108,11 @@ def create_app(settings: Settings) -> Starlette:
             await transfer_log.flush(rt.db)  # i13a: the last batch of transfer rows
             await rt.db.dispose()
 
-    app = Starlette(
+    # The hot transfers (gateway/http/hotpath.py) skip these layers and the router, doing their work in one.
+    app = GatewayApp(
         routes=ROUTES,
         exception_handlers=HANDLERS,
-        middleware=[
-            Middleware(AccessLogMiddleware),
-            Middleware(BodyDeadlineMiddleware),
-            Middleware(HotPath, handlers=HANDLERS),  # innermost: the hot transfers skip the router
-        ],
+        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyDeadlineMiddleware)],
         lifespan=lifespan,
     )
     app.state.holder = holder

@@ -30,6 +30,63 @@ EXTRA_HEADERS = "gateway.extra_headers"
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,64}")
 
 
+class Entry:
+    """One request's access line in the making. :meth:`send` is the app's ``send``, wrapped: it
+    adds the request id (and :data:`EXTRA_HEADERS`) to the response head and counts the bytes;
+    :meth:`write` logs the line. Shared by the middleware and the hot path (http/hotpath.py)."""
+
+    __slots__ = ("scope", "downstream", "started", "request_id", "status", "sent", "declared")
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.scope = scope
+        self.downstream = send
+        self.started = time.perf_counter()
+        request_id = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                request_id = value.decode("ascii")
+        # Correlation, not a secret: the process's PRNG (reseeded in forked children) saves a syscall.
+        self.request_id = request_id or f"{random.getrandbits(128):032x}"
+        self.status = 0  # the response's, once its head has gone to ``send``
+        self.sent = 0
+        self.declared = 0
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            message.setdefault("headers", [])
+            message["headers"] = [*message["headers"], (b"x-request-id", self.request_id.encode("latin-1"))]
+            extra = self.scope.get(EXTRA_HEADERS)
+            if extra:
+                message["headers"] += extra
+            for name, value in message["headers"]:
+                if name == b"content-length":
+                    self.declared = int(value)
+        elif kind == "http.response.body":
+            self.sent += len(message.get("body", b""))
+        elif kind == "http.response.pathsend":  # the server sends the whole file itself
+            self.sent += self.declared
+        await self.downstream(message)
+
+    def write(self) -> None:
+        scope = self.scope
+        client = scope.get("client") or ("-", 0)
+        fields = (
+            escape_quoted(str(client[0])),
+            escape_quoted(scope["method"]),
+            escape_quoted(scope.get("path", "")),
+            self.status or "-",
+            self.sent,
+            (time.perf_counter() - self.started) * 1000,
+            self.request_id,
+        )
+        # The same line either way; logsetup's writer skips logging's per-record work when
+        # nothing but its own handler would see the record.
+        if not logsetup.access_line(_LINE % fields):
+            log.info(_LINE, *fields)
+
+
 class AccessLogMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,50 +95,8 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        request_id = ""
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-                request_id = value.decode("ascii")
-        # Correlation, not a secret: the process's PRNG (reseeded in forked children) saves a syscall.
-        request_id = request_id or f"{random.getrandbits(128):032x}"
-        status = 0
-        sent = 0
-        declared = 0
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, sent, declared
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
-                extra = scope.get(EXTRA_HEADERS)
-                if extra:
-                    message["headers"] += extra
-                for name, value in message["headers"]:
-                    if name == b"content-length":
-                        declared = int(value)
-            elif kind == "http.response.body":
-                sent += len(message.get("body", b""))
-            elif kind == "http.response.pathsend":  # the server sends the whole file itself
-                sent += declared
-            await send(message)
-
+        entry = Entry(scope, send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, entry.send)
         finally:
-            client = scope.get("client") or ("-", 0)
-            fields = (
-                escape_quoted(str(client[0])),
-                escape_quoted(scope["method"]),
-                escape_quoted(scope.get("path", "")),
-                status or "-",
-                sent,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
-            # The same line either way; logsetup's writer skips logging's per-record work when
-            # nothing but its own handler would see the record.
-            if not logsetup.access_line(_LINE % fields):
-                log.info(_LINE, *fields)
+            entry.write()

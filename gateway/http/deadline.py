@@ -50,10 +50,11 @@ class _Clock:
     body is in: a disconnect is then waited for, however long.
     """
 
-    __slots__ = ("seconds", "loop", "handle", "since", "waiter", "cancelling", "expired", "done")
+    __slots__ = ("seconds", "upstream", "loop", "handle", "since", "waiter", "cancelling", "expired", "done")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, receive: Receive) -> None:
         self.seconds = seconds
+        self.upstream = receive
         self.loop = asyncio.get_running_loop()
         self.handle: asyncio.TimerHandle | None = None
         self.since = 0.0  # when the wait in progress began
@@ -62,7 +63,16 @@ class _Clock:
         self.expired = False
         self.done = False
 
-    async def wait(self, receive: Receive) -> Message:
+    async def receive(self) -> Message:
+        """The app's ``receive``, in time."""
+        if self.done:
+            return await self.upstream()
+        message = await self._wait(self.upstream)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.stop()
+        return message
+
+    async def _wait(self, receive: Receive) -> Message:
         task = asyncio.current_task()
         assert task is not None
         self.since = self.loop.time()
@@ -98,25 +108,21 @@ class _Clock:
             self.handle = None
 
 
+def clock_for(scope: Scope, receive: Receive) -> _Clock | None:
+    """The deadline of a request that has a body (its ``receive`` is the clock's), else None."""
+    return _Clock(_seconds(scope), receive) if _has_body(scope) else None
+
+
 class BodyDeadlineMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_body(scope):
+        clock = clock_for(scope, receive) if scope["type"] == "http" else None
+        if clock is None:
             await self.app(scope, receive, send)
             return
-        clock = _Clock(_seconds(scope))
-
-        async def receive_in_time() -> Message:
-            if clock.done:
-                return await receive()
-            message = await clock.wait(receive)
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                clock.stop()
-            return message
-
         try:
-            await self.app(scope, receive_in_time, send)
+            await self.app(scope, clock.receive, send)
         finally:
             clock.stop()
