@@ -100,6 +100,42 @@ async def test_write_cancelled_while_committing_still_commits(tmp_path: Any) -> 
         await db.dispose()
 
 
+async def test_a_waiter_cancelled_twice_leaves_its_batch_mates_alone(tmp_path: Any) -> None:
+    """Each block waits on a future of its own: cancelling one waiter, even again while it
+    waits out the commit it cannot abandon, never cancels the others' wait nor the commit."""
+    db = Database(sqlite_url(tmp_path))
+    await db.migrate()
+
+    async def writer(token: str) -> None:
+        async with db.write() as conn:
+            await conn.execute(insert(sessions).values(**_row(token)))
+
+    gate = asyncio.Event()
+    commit_batch = db._commit_batch
+
+    async def gated_commit() -> None:
+        await gate.wait()
+        await commit_batch()
+
+    db._commit_batch = gated_commit  # type: ignore[method-assign]
+    try:
+        tasks = {t: asyncio.create_task(writer(t)) for t in ("first", "cancelled", "last")}
+        await asyncio.sleep(0.2)  # all three blocks ran in one batch; its commit is held
+        assert not any(task.done() for task in tasks.values())
+        tasks["cancelled"].cancel()
+        await asyncio.sleep(0.05)
+        tasks["cancelled"].cancel()  # again, while it waits out the commit
+        await asyncio.sleep(0.05)
+        gate.set()
+        await tasks["first"]  # neither raises
+        await tasks["last"]
+        with pytest.raises(asyncio.CancelledError):
+            await tasks["cancelled"]
+        assert await _tokens(db) >= {"first", "cancelled", "last"}
+    finally:
+        await db.dispose()
+
+
 def test_head_revision_constant_matches_the_migration_scripts() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
