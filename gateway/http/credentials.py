@@ -22,6 +22,7 @@ from gateway.core.principal import Principal, ensure_scope
 from gateway.core.runtime import Runtime
 from gateway.http import ratelimit
 from gateway.http.exception_handlers import BearerTokenError
+from gateway.http.headers import header
 from gateway.http.proxy import ClientInfo, client_info
 from gateway.http.session import cookie_principal
 from gateway.http.state import runtime
@@ -32,14 +33,13 @@ MAX_TOKEN = 8192
 async def authenticate(conn: HTTPConnection) -> tuple[Runtime, Principal, str | None]:
     """The caller and, for a cookie session, its session token; raises AuthenticationError."""
     rt = await runtime(conn)
-    headers = conn.headers
-    authorization = headers.get("authorization")
+    authorization = header(conn, b"authorization")
     if authorization is not None:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer":
             client = client_info(conn, rt.config.server.trusted_proxies)
             return rt, await bearer_principal(rt, value.strip(), client), None
-    api_key = headers.get("x-api-key")
+    api_key = header(conn, b"x-api-key")
     if api_key is not None:
         client = client_info(conn, rt.config.server.trusted_proxies)
         return rt, await api_key_principal(rt, api_key.strip(), client), None

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.catalog.records import FileRecord
 from gateway.core import mediatypes
 from gateway.http.exception_handlers import RangeNotSatisfiableError
+from gateway.http.headers import header
 from gateway.storage.base import CHUNK_SIZE, ObjectReader
 
 # A download is data, never a page: no type sniffing, and should a browser render it anyway
@@ -80,8 +81,8 @@ class FileDownload:
         self.reader = reader
         size = reader.size
         etag = f'"{record.sha256}"'
-        if_range = request.headers.get("if-range")
-        span = parse_range(request.headers.get("range"), size) if if_range in (None, etag) else None
+        if_range = header(request, b"if-range")
+        span = parse_range(header(request, b"range"), size) if if_range in (None, etag) else None
         digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
         self.headers = [
             (b"content-type", mediatypes.served_as(record.datatype)),

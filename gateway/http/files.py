@@ -13,10 +13,11 @@ from gateway.http.credentials import require_access
 from gateway.http.downloads import FileDownload
 from gateway.http.envelope import ok
 from gateway.http.exception_handlers import DeleteSyntaxError
+from gateway.http.headers import header
 from gateway.http.upload import MultipartSource
 
 SEGMENTS = 2  # "2.0", "files"
-AGENT_TRANSFER_HEADER = "x-mft-transfer-id"  # an agent's own /api transfer row for this request
+AGENT_TRANSFER_HEADER = b"x-mft-transfer-id"  # an agent's own /api transfer row for this request
 
 
 async def _upload(request: Request, to_folder: bool) -> Response:
@@ -24,7 +25,7 @@ async def _upload(request: Request, to_folder: bool) -> Response:
     req = vpath.from_request(request, SEGMENTS)
     source = MultipartSource(request, rt.config.server.max_metadata_bytes)
     record = await files.upload(rt, access, req, source, to_folder=to_folder,
-                                agent_transfer=request.headers.get(AGENT_TRANSFER_HEADER))  # fmt: skip
+                                agent_transfer=header(request, AGENT_TRANSFER_HEADER))  # fmt: skip
     return ok("Upload successful", record.fileset, status=201)
 
 
@@ -44,7 +45,7 @@ async def get(request: Request) -> ASGIApp:
         access,
         vpath.from_request(request, SEGMENTS),
         record_read=request.method != "HEAD",
-        agent_transfer=request.headers.get(AGENT_TRANSFER_HEADER),
+        agent_transfer=header(request, AGENT_TRANSFER_HEADER),
     )
     return FileDownload(request, record, reader)
 

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from gateway.core.uploads import OpenWriter, ReceivedForm
 from gateway.errors import LimitExceededError, RequestSyntaxError
 from gateway.http import smallform
+from gateway.http.headers import header
 from gateway.storage.base import ObjectWriter
 
 FILE_FIELD = "file"
@@ -71,7 +72,7 @@ class MultipartSource:
         self._ended = False
 
     def _boundary(self) -> bytes:
-        ctype, params = smallform.options_header(self._request.headers.get("content-type", ""))
+        ctype, params = smallform.options_header(header(self._request, b"content-type") or "")
         boundary = params.get(b"boundary")
         if ctype != b"multipart/form-data" or not boundary or len(boundary) > 200:
             raise RequestSyntaxError()
@@ -169,7 +170,7 @@ class MultipartSource:
     async def _small_body(self) -> bytes | None:
         """The whole body when ``Content-Length`` announces at most smallform.MAX_BODY bytes
         (read here; a small body is one or two ASGI messages), else None: stream it."""
-        length = self._request.headers.get("content-length")
+        length = header(self._request, b"content-length")
         if length is None or not length.isdigit() or int(length) > smallform.MAX_BODY:
             return None
         chunks = [chunk async for chunk in self._request.stream()]
