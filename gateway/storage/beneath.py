@@ -46,10 +46,24 @@ def open_below(root: str, parts: Sequence[str], *, create: bool = False, mode: i
     With ``create``, a missing component is made (``mkdirat``) and then opened the same way.
     Raises OSError: FileNotFoundError for a missing one, ELOOP/ENOTDIR for a symlink or a file.
     The caller closes the returned descriptor.
+
+    The first component is opened by its path below the root (``O_NOFOLLOW`` still refuses it
+    as a symlink, and the root's own path may hold symlinks either way): two system calls
+    fewer than opening the root, then the component, then closing the root.
     """
-    fd = open_root(root)
+    rest = parts
+    fd = -1
+    if parts:
+        try:
+            fd = os.open(os.path.join(root, parts[0]), DIR_FLAGS)
+            rest = parts[1:]
+        except FileNotFoundError:
+            if not create:
+                raise
+    if fd < 0:
+        fd = open_root(root)  # no component, or the first is to be made: from the root
     try:
-        for part in parts:
+        for part in rest:
             try:
                 child = os.open(part, DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
