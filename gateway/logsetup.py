@@ -19,12 +19,13 @@ import contextlib
 import logging
 import logging.handlers
 import queue
+import re
 import sys
 import threading
 import time
 from typing import Any, TextIO
 
-from gateway.logsafe import OneLineFormatter
+from gateway.logsafe import OneLineFormatter, escape
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ACCESS_LOGGER = "gateway.access"
@@ -63,6 +64,8 @@ class _Listener(logging.handlers.QueueListener):
     def __init__(self, records: queue.SimpleQueue[Any], target: logging.StreamHandler[TextIO]) -> None:
         super().__init__(records, target, respect_handler_level=False)
         self.target = target
+        self._shape: tuple[logging.Formatter | None, str | None] = (None, None)
+        self._second: tuple[int, str] = (-1, "")
 
     def handle(self, record: logging.LogRecord | _AccessLines) -> None:
         if not isinstance(record, _AccessLines):
@@ -71,12 +74,17 @@ class _Listener(logging.handlers.QueueListener):
         target = self.target
         text: list[str] = []
         rec = None
+        middle = self._middle(target.formatter)
         for created, message in record.lines:
-            rec = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None)
-            rec.created, rec.msecs = created, int((created - int(created)) * 1000) + 0.0
+            if middle is not None:
+                text.append(self._asctime(created) + middle + _one_line(message))
+                continue
+            rec = _access_record(created, message)
             text.append(target.format(rec))
-        if rec is None:
+        if not text:
             return
+        if rec is None:
+            rec = _access_record(*record.lines[-1])  # for handleError only
         text.append("")  # the last line's terminator
         with target.lock or contextlib.nullcontext():
             try:
@@ -84,6 +92,65 @@ class _Listener(logging.handlers.QueueListener):
                 target.flush()
             except Exception:
                 target.handleError(rec)
+
+    def _middle(self, formatter: logging.Formatter | None) -> str | None:
+        """What ``formatter`` puts between an access record's time and its message, when its
+        lines have that shape (``<asctime><middle><escaped message>``, the middle the same at any
+        time): then a line is made by joining the three, at a fraction of a record's and a
+        formatter's cost. None (each line formatted as a record) for any other formatter."""
+        if self._shape[0] is not formatter:
+            self._shape = (formatter, _middle_of(formatter))
+        return self._shape[1]
+
+    def _asctime(self, created: float) -> str:
+        """``Formatter.formatTime``'s default text, the second's part made once per second."""
+        second = int(created)
+        if self._second[0] != second:
+            self._second = (second, time.strftime(logging.Formatter.default_time_format, time.localtime(second)))
+        return f"{self._second[1]},{int((created - second) * 1000):03d}"
+
+
+def _one_line(message: str) -> str:
+    """The message as OneLineFormatter writes it (a line break starts an indented line)."""
+    if "\n" not in message:
+        return escape(message)
+    return "\n  ".join(escape(part) for part in message.split("\n"))
+
+
+def _access_record(created: float, message: str) -> logging.LogRecord:
+    rec = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None)
+    rec.created, rec.msecs = created, int((created - int(created)) * 1000) + 0.0
+    return rec
+
+
+_PROBE = "access-line-probe"
+
+
+# The fields a joined line may hold: the record's time and message, and what is the same for
+# every access record made in the listener thread (relativeCreated, say, is not).
+_JOINABLE = frozenset({"asctime", "levelname", "name", "process", "message"})
+
+
+def _middle_of(formatter: logging.Formatter | None) -> str | None:
+    if type(formatter) is not OneLineFormatter or formatter.datefmt is not None:
+        return None
+    if not isinstance(formatter._style, logging.PercentStyle) or type(formatter._style) is not logging.PercentStyle:
+        return None
+    if not set(re.findall(r"%\((\w+)\)", formatter._fmt or "")) <= _JOINABLE:
+        return None
+    if formatter.default_time_format != logging.Formatter.default_time_format:
+        return None
+    if formatter.default_msec_format != "%s,%03d" or formatter.converter is not time.localtime:
+        return None
+    middles = set()
+    for created in (1_000_000_000.25, 1_700_000_123.5):  # two times: a middle must not depend on it
+        line = formatter.format(_access_record(created, _PROBE))
+        stamp = time.strftime(logging.Formatter.default_time_format, time.localtime(int(created)))
+        stamp += f",{int((created - int(created)) * 1000):03d}"
+        if not line.startswith(stamp) or not line.endswith(_PROBE):
+            return None
+        middles.add(line[len(stamp) : -len(_PROBE)])
+    return middles.pop() if len(middles) == 1 else None
 
 
 _ACCESS = logging.getLogger(ACCESS_LOGGER)

@@ -5,9 +5,18 @@ Each case runs in a fresh interpreter, since ``configure`` sets up the process's
 
 from __future__ import annotations
 
+import io
+import logging
+import queue
 import re
 import subprocess
 import sys
+from typing import TextIO
+
+import pytest
+
+from gateway import logsetup
+from gateway.logsafe import OneLineFormatter
 
 SCRIPT = r"""
 import asyncio, logging, sys
@@ -112,3 +121,53 @@ def test_a_batch_of_lines_is_one_write() -> None:
     """stderr is line-buffered: one ``write`` per line would be a system call per request."""
     out = subprocess.run([sys.executable, "-c", BATCH], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["1", "50", "True", "True"]
+
+
+def _written(formatter: logging.Formatter, lines: list[tuple[float, str]]) -> list[str]:
+    out = io.StringIO()
+    target: logging.StreamHandler[TextIO] = logging.StreamHandler(out)
+    target.setFormatter(formatter)
+    listener = logsetup._Listener(queue.SimpleQueue(), target)
+    batch = logsetup._AccessLines.__new__(logsetup._AccessLines)
+    batch.lines = lines
+    listener.handle(batch)
+    return out.getvalue().split("\n")
+
+
+class _NotTheSame(OneLineFormatter):
+    """The same text, through the per-record path (the joined line is for OneLineFormatter only)."""
+
+
+MESSAGES = [
+    '127.0.0.1 "GET /2.0/files/small/f00123" 200 4096 0.2ms id=5b1dfcb376f3109a7693fd891c669f2e',
+    '::1 "PUT /2.0/files/caf\u00e9 \\"q\\"" 201 17 12.0ms id=x',
+    "tab\there, bell\x07, bidi \u202e, line\nbreak\r\nand a \U0001f600",
+    "",
+]
+
+
+TAGGED = logsetup.FORMAT.replace("%(name)s:", "%(name)s [w 2, pid %(process)d]:")
+
+
+@pytest.mark.parametrize("fmt", [logsetup.FORMAT, TAGGED])
+def test_joined_lines_are_what_the_formatter_writes(fmt: str) -> None:
+    times = [1_764_870_000.0, 1_764_870_000.9999, 1_764_870_001.0005, 1_764_900_000.5, 946_684_799.999]
+    lines = [(t, m) for t in times for m in MESSAGES]
+    assert logsetup._middle_of(OneLineFormatter(fmt)) is not None  # the joined path is the one tested
+    assert _written(OneLineFormatter(fmt), lines) == _written(_NotTheSame(fmt), lines)
+
+
+@pytest.mark.parametrize(
+    "formatter",
+    [
+        OneLineFormatter("%(message)s at %(asctime)s"),
+        OneLineFormatter("%(asctime)s %(relativeCreated)d %(message)s"),
+        OneLineFormatter(logsetup.FORMAT, datefmt="%H:%M"),
+        logging.Formatter(logsetup.FORMAT),
+    ],
+)
+def test_other_formatters_format_each_record(formatter: logging.Formatter) -> None:
+    assert logsetup._middle_of(formatter) is None
+    lines = [(1_764_870_000.25, MESSAGES[0]), (1_764_870_007.5, MESSAGES[2])]
+    expected = [formatter.format(logsetup._access_record(t, m)) for t, m in lines]
+    assert _written(formatter, lines) == "\n".join(expected).split("\n") + [""]
