@@ -17,6 +17,7 @@ it is no longer under the root. Callers therefore check the end result again fro
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -55,7 +56,7 @@ def open_below(root: str, parts: Sequence[str], *, create: bool = False, mode: i
     fd = -1
     if parts:
         try:
-            fd = os.open(os.path.join(root, parts[0]), DIR_FLAGS)
+            fd = os.open(_joined(root, parts[0]), DIR_FLAGS)
             rest = parts[1:]
         except FileNotFoundError:
             if not create:
@@ -80,6 +81,12 @@ def open_below(root: str, parts: Sequence[str], *, create: bool = False, mode: i
         os.close(fd)
         raise
     return fd
+
+
+@functools.lru_cache(maxsize=64)
+def _joined(root: str, name: str) -> str:
+    """``root/name`` for the backend's few fixed directories, joined once."""
+    return os.path.join(root, name)
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from pathlib import Path
 from gateway.errors import GatewayError, InvalidPathError, IoError, LimitExceededError, NotFoundError, UnavailableError
 from gateway.storage import beneath
 from gateway.storage.base import CHUNK_SIZE, StoredObject
-from gateway.storage.errors import map_os_errors
+from gateway.storage.errors import domain_error, map_os_errors
 
 logger = logging.getLogger("gateway.storage")
 
@@ -337,21 +337,26 @@ class LocalObjectReader:
         self._place: tuple[str, tuple[str, str], str, os.stat_result] | None = None  # for local_path
 
     def _open_sync(self, backend: LocalBackend, key: str) -> None:
-        with self._fd.lock, backend.object_parent(key) as (_, sub_fd, _):
-            # O_NONBLOCK: a FIFO planted under objects/ must not hang the open; O_NOFOLLOW: nor may
-            # a symlink in place of an object lead elsewhere.
-            self._fd.open_locked(key.rsplit("/", 1)[1], os.O_RDONLY | os.O_NONBLOCK, dir_fd=sub_fd)
-            st = os.fstat(self._fd.fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise NotFoundError("File doesn't exist")
-            self._size = st.st_size
-            if st.st_size <= PREFETCH_MAX:
-                self._data = os.pread(self._fd.fd, st.st_size, 0)
-                self._fd.close_locked()
-            else:
-                self._path = os.path.join(backend.root_path, key)
-                _, sub, name = key.split("/")
-                self._place = (backend.root_path, ("objects", sub), name, st)
+        objects_fd, sub_fd, _ = backend.object_dirs(key)  # not object_parent: a context manager per read
+        os.close(objects_fd)
+        try:
+            with self._fd.lock:
+                # O_NONBLOCK: a FIFO planted under objects/ must not hang the open; O_NOFOLLOW:
+                # nor may a symlink in place of an object lead elsewhere.
+                self._fd.open_locked(key.rsplit("/", 1)[1], os.O_RDONLY | os.O_NONBLOCK, dir_fd=sub_fd)
+                st = os.fstat(self._fd.fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise NotFoundError("File doesn't exist")
+                self._size = st.st_size
+                if st.st_size <= PREFETCH_MAX:
+                    self._data = os.pread(self._fd.fd, st.st_size, 0)
+                    self._fd.close_locked()
+                else:
+                    self._path = os.path.join(backend.root_path, key)
+                    _, sub, name = key.split("/")
+                    self._place = (backend.root_path, ("objects", sub), name, st)
+        finally:
+            os.close(sub_fd)
 
     @property
     def size(self) -> int:
@@ -496,10 +501,19 @@ class LocalBackend:
 
     @contextlib.contextmanager
     def object_parent(self, key: str, *, create: bool = False) -> Iterator[tuple[int, int, bool]]:
-        """Descriptors of ``objects/`` and of ``key``'s ``objects/<xx>/`` (blocking), and whether
-        ``<xx>`` was created here (``create``). InvalidPathError unless ``key`` is well formed
-        and both are real directories (never a symlink, even one pointing inside the root);
-        OSError (IoError for the caller) if one is a file."""
+        """:meth:`object_dirs`, closed when the block ends."""
+        objects_fd, sub_fd, created = self.object_dirs(key, create=create)
+        try:
+            yield objects_fd, sub_fd, created
+        finally:
+            os.close(sub_fd)
+            os.close(objects_fd)
+
+    def object_dirs(self, key: str, *, create: bool = False) -> tuple[int, int, bool]:
+        """Descriptors of ``objects/`` and of ``key``'s ``objects/<xx>/`` (blocking; the caller
+        closes both), and whether ``<xx>`` was created here (``create``). InvalidPathError unless
+        ``key`` is well formed and both are real directories (never a symlink, even one pointing
+        inside the root); OSError (IoError for the caller) if one is a file."""
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
             logger.warning("Refused malformed storage key %r", key)
             raise InvalidPathError()
@@ -532,12 +546,10 @@ class LocalBackend:
                     logger.warning("Refused storage key %r: objects/%s is a symlink", key, sub)
                     raise InvalidPathError() from exc
                 raise
-            try:
-                yield objects_fd, sub_fd, created
-            finally:
-                os.close(sub_fd)
-        finally:
+        except BaseException:
             os.close(objects_fd)
+            raise
+        return objects_fd, sub_fd, created
 
     def writes_inline(self, size: int) -> bool:
         """Whether a finished object of ``size`` bytes is stored on the event loop.
@@ -586,11 +598,13 @@ class LocalBackend:
         """
         reader = LocalObjectReader()
         try:
-            with map_os_errors("Could not open the file"):
+            try:
                 if self.inline_small_reads and size_hint is not None and 0 <= size_hint <= PREFETCH_MAX:
                     reader._open_sync(self, key)
                 else:
                     await asyncio.to_thread(reader._open_sync, self, key)
+            except OSError as exc:
+                raise domain_error(exc, "Could not open the file") from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(reader._fd.close)
