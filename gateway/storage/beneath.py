@@ -102,8 +102,11 @@ def is_at(root: str, parts: Sequence[str], name: str, expected: os.stat_result) 
     """Whether ``root/parts.../name``, resolved afresh without symlinks, is the file ``expected``
     (same device and inode). Any error resolving it means no."""
     try:
-        with opened_below(root, parts) as fd:
+        fd = open_below(root, parts)
+        try:
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        finally:
+            os.close(fd)
     except OSError:
         return False
     return (st.st_dev, st.st_ino) == (expected.st_dev, expected.st_ino)

@@ -248,10 +248,12 @@ class LocalObjectWriter:
         self._state = "done"
         tail, self._pieces, self._buffered = self._pieces, [], 0
         try:
-            with map_os_errors("Could not store the file", not_found=None):
+            try:
                 if self._backend.writes_inline(self._size):
                     return self._commit_sync(tail)
                 return await asyncio.to_thread(self._commit_sync, tail)
+            except OSError as exc:
+                raise domain_error(exc, "Could not store the file", not_found=None) from exc
         except BaseException:
             self._state = "failed"
             await self._abort_quietly()
@@ -283,7 +285,8 @@ class LocalObjectWriter:
         fails (IoError)."""
         backend = self._backend
         _, sub, name = self._key.split("/")
-        with backend.object_parent(self._key, create=True) as (objects_fd, sub_fd, created):
+        objects_fd, sub_fd, created = backend.object_dirs(self._key, create=True)  # no context manager per upload
+        try:
             os.rename(self._tmp_name, name, src_dir_fd=self._tmp_dir, dst_dir_fd=sub_fd)
             self._renamed = True
             if backend.durable:
@@ -296,6 +299,9 @@ class LocalObjectWriter:
                 self._renamed = False
                 logger.error("Storage '%s': objects/%s changed while %s was stored; refused", backend.name, sub, name)
                 raise IoError("Could not store the file")
+        finally:
+            os.close(sub_fd)
+            os.close(objects_fd)
 
     async def abort(self) -> None:
         """Close and remove the temp file. Idempotent; a no-op after a successful commit.
