@@ -66,6 +66,14 @@ class TrackedReader:
             self.tracker.add(len(chunk))
             yield chunk
 
+    def whole(self) -> bytes | None:
+        data = self.inner.whole()
+        if data is not None:
+            self._wanted = len(data) if self._wanted is None else self._wanted + len(data)
+            self._read += len(data)
+            self.tracker.add(len(data))
+        return data
+
     def interrupted(self) -> None:
         self._interrupted = True
 

@@ -151,6 +151,12 @@ class FileDownload:
             await self.reader.close()
 
     async def _stream(self, send: Send) -> None:
+        if self.send_body and self.start == 0 and self.length == self.reader.size:
+            data = self.reader.whole()  # a small object, read while it was opened: no read loop
+            if data is not None:
+                await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+                return
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         remaining = self.length if self.send_body else 0
         if remaining:

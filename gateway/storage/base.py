@@ -53,6 +53,10 @@ class ObjectReader(Protocol):
     def iter_range(self, start: int, length: int, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """Yield ``length`` bytes from ``start`` without reading the skipped bytes."""
 
+    def whole(self) -> bytes | None:
+        """The whole object when the reader already holds it in memory (a small object read
+        while opening), taken as read; None when it must be read with :meth:`iter_range`."""
+
     def interrupted(self) -> None:
         """The server, sending from :attr:`local_path`, could not send the whole object (the
         client went away): whoever counts the transfer must not count it complete."""

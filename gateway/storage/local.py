@@ -408,6 +408,10 @@ class LocalObjectReader:
             offset += len(chunk)
             yield chunk
 
+    def whole(self) -> bytes | None:
+        data = self._data
+        return data if data is not None and len(data) == self._size else None  # shorter: iter_range says why
+
     def _pread(self, n: int, offset: int) -> bytes:
         with self._fd.lock:
             return os.pread(self._fd.fd, n, offset)

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from gateway.catalog.records import FileRecord
+from gateway.core import transfer_log
+from gateway.core.tracked import TrackedReader
 from gateway.http.downloads import FileDownload, content_disposition
 
 pytestmark = pytest.mark.anyio
@@ -22,9 +24,11 @@ PATHSEND: dict[str, Any] = {"http.response.pathsend": {}}
 
 
 class FakeReader:
-    def __init__(self, local_path: str | None) -> None:
+    def __init__(self, local_path: str | None, in_memory: bool = False) -> None:
         self.local_path = local_path
         self.closed = False
+        self.in_memory = in_memory
+        self.taken_whole = 0
 
     @property
     def size(self) -> int:
@@ -33,6 +37,12 @@ class FakeReader:
     async def iter_range(self, start: int, length: int, chunk_size: int = 8) -> AsyncIterator[bytes]:
         for offset in range(start, start + length, chunk_size):
             yield DATA[offset : min(offset + chunk_size, start + length)]
+
+    def whole(self) -> bytes | None:
+        if not self.in_memory:
+            return None
+        self.taken_whole += 1
+        return DATA
 
     def interrupted(self) -> None:
         pass
@@ -99,6 +109,50 @@ async def test_download_otherwise_streams(
     assert _body(sent) == body
     bodies = [m for m in sent if m["type"] == "http.response.body"]
     assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "status", "body", "taken"),
+    [
+        ("GET", (), 200, DATA, 1),
+        ("GET", [(b"range", b"bytes=0-")], 206, DATA, 1),  # the whole object, as a range
+        ("GET", [(b"range", b"bytes=5-9")], 206, DATA[5:10], 0),  # a part: read as a range
+        ("HEAD", (), 200, b"", 0),
+    ],
+)
+async def test_a_small_object_in_memory_goes_in_one_message(
+    method: str, headers: Any, status: int, body: bytes, taken: int
+) -> None:
+    reader = FakeReader(None, in_memory=True)
+    sent = await _run(reader, method, headers)
+    assert sent[0]["status"] == status and _body(sent) == body
+    assert reader.taken_whole == taken
+    if taken:
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert sent[1]["more_body"] is False
+
+
+@pytest.mark.parametrize(("headers", "counted"), [((), len(DATA)), ([(b"range", b"bytes=5-9")], 5)])
+@pytest.mark.parametrize("in_memory", [True, False])
+async def test_the_transfer_row_counts_what_was_sent_once(headers: Any, counted: int, in_memory: bool) -> None:
+    tracker = transfer_log.begin(
+        None,  # type: ignore[arg-type]  # an unrecorded tracker never reaches the catalog
+        direction="download", protocol="https", source="v:/in/a.bin", destination="c", partner="A", owner="u",
+        recorded=False,
+    )  # fmt: skip
+    inner = FakeReader(None, in_memory=in_memory)
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "headers": list(headers), "path": "/"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    async def receive_never() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    await FileDownload(Request(scope), _record(), TrackedReader(inner, tracker))(scope, receive_never, send)
+    assert inner.closed
+    assert (tracker.status, tracker.bytes_transferred) == ("completed", counted)
 
 
 async def test_download_of_more_than_one_chunk_stops_reading_when_the_client_leaves(
