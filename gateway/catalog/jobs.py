@@ -169,17 +169,19 @@ async def _claim(
 ) -> Claim:
     current = await _unfinished(conn, job_id)
     if current is not None:
-        live = current.lease_until is not None and current.lease_until > now
-        if live and resume_id != current.id:
-            return Claim(current, "busy")
-        return Claim(await _renew(conn, current, agent_id, now, lease_us, not live), "resumed")
+        return await _take(conn, current, agent_id, resume_id, now, lease_us)
     if tick is None:
         return Claim(None, "none")
     row = (
         await conn.execute(select(api_job_runs).where(api_job_runs.c.job_id == job_id, api_job_runs.c.tick == tick))
     ).first()
     if row is not None:
-        return Claim(_run(row), "done")
+        found = _run(row)
+        if found.status not in ENDED:
+            # A racing claim's run, committed after _unfinished looked (on PostgreSQL each
+            # statement sees what is committed when it starts): running, not a finished tick.
+            return await _take(conn, found, agent_id, resume_id, now, lease_us)
+        return Claim(found, "done")
     run_id = str(uuid.uuid4())
     await conn.execute(
         insert(api_job_runs).values(
@@ -189,6 +191,16 @@ async def _claim(
     )  # fmt: skip
     created = (await conn.execute(select(api_job_runs).where(api_job_runs.c.id == run_id))).one()
     return Claim(_run(created), "created")
+
+
+async def _take(
+    conn: CatalogConnection, run: JobRunRecord, agent_id: str, resume_id: str | None, now: int, lease_us: int
+) -> Claim:
+    """An unfinished run: ``busy`` while another holder's lease is live, else resumed by this agent."""
+    live = run.lease_until is not None and run.lease_until > now
+    if live and resume_id != run.id:
+        return Claim(run, "busy")
+    return Claim(await _renew(conn, run, agent_id, now, lease_us, not live), "resumed")
 
 
 async def _renew(

@@ -5,6 +5,7 @@ back, and migration 0010_i13b downgrades and upgrades again."""
 from __future__ import annotations
 
 import asyncio
+from unittest.mock import AsyncMock
 
 import pytest
 from sqlalchemy import inspect
@@ -35,6 +36,24 @@ async def test_racing_claims_of_one_tick_make_one_run(db: Database) -> None:
     assert outcomes == ["busy"] * 5 + ["created"], outcomes
     total, found = await jobs.list_runs(db, "job-1", 10, 0)
     assert total == 1 and found[0].tick == 60
+
+
+async def test_a_run_committed_between_the_two_looks_is_busy_not_done(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a racing claim can commit its run after this claim looked for unfinished
+    runs and before it looks up the tick: that run is running, not a tick that ran."""
+    await _job(db)
+    now = now_us()
+    first = await jobs.claim(db, "job-1", "agent-1", 60, None, now, LEASE)
+    assert first.outcome == "created" and first.run is not None
+    looked_too_early = AsyncMock(return_value=None)  # the first look, made before that commit
+    monkeypatch.setattr(jobs, "_unfinished", looked_too_early)
+    racing = await jobs.claim(db, "job-1", "agent-2", 60, None, now + 1, LEASE)
+    assert looked_too_early.await_count == 1
+    assert racing.outcome == "busy" and racing.run is not None and racing.run.id == first.run.id
+    mine = await jobs.claim(db, "job-1", "agent-1", 60, first.run.id, now + 2, LEASE)
+    assert mine.outcome == "resumed"
 
 
 async def test_a_live_lease_refuses_an_expired_one_hands_the_same_run_back(db: Database) -> None:
