@@ -64,15 +64,9 @@ class _Clock:
         self.done = False
 
     async def receive(self) -> Message:
-        """The app's ``receive``, in time."""
+        """The app's ``receive``, in time (one coroutine per piece of the body: it runs per chunk)."""
         if self.done:
             return await self.upstream()
-        message = await self._wait(self.upstream)
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self.stop()
-        return message
-
-    async def _wait(self, receive: Receive) -> Message:
         task = asyncio.current_task()
         assert task is not None
         self.since = self.loop.time()
@@ -80,7 +74,7 @@ class _Clock:
         if self.handle is None:
             self.handle = self.loop.call_at(self.since + self.seconds, self._fire)
         try:
-            return await receive()
+            message = await self.upstream()
         except asyncio.CancelledError:
             expired, self.expired = self.expired, False
             # Ours only if no one else cancelled the task as well (asyncio.timeout's rule).
@@ -89,6 +83,9 @@ class _Clock:
             raise
         finally:
             self.waiter = None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.stop()
+        return message
 
     def _fire(self) -> None:
         self.handle = None
