@@ -24,14 +24,15 @@ checks that both ways give the same messages and the same access line.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
+from starlette._exception_handler import _lookup_exception_handler
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 
 from gateway.http import deadline, files
 from gateway.http.accesslog import AccessLogMiddleware, Entry
@@ -55,7 +56,7 @@ class HotPath:
         # Split as Starlette's application splits them: 500 and Exception are the server-error
         # middleware's, status codes answer an HTTPException first, classes by the MRO.
         self.server_error: ErrorHandler | None = None
-        self.by_class: dict[type[BaseException], ErrorHandler] = {}
+        self.by_class: dict[Any, ExceptionHandler] = {}  # as Starlette keeps them
         self.by_status: dict[int, ErrorHandler] = {}
         for key, handler in handlers.items():
             if key in (500, Exception):
@@ -124,11 +125,7 @@ class HotPath:
             by_status = self.by_status.get(exc.status_code)
             if by_status is not None:
                 return by_status
-        for cls in type(exc).__mro__:
-            handler = self.by_class.get(cls)
-            if handler is not None:
-                return handler
-        return None
+        return cast(ErrorHandler | None, _lookup_exception_handler(self.by_class, exc))  # Starlette's MRO rule
 
 
 class GatewayApp(Starlette):
