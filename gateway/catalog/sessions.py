@@ -50,6 +50,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def key_of(token: str) -> str:
+    """The session's key in the catalog (the token's SHA-256), for :func:`lookup_key`."""
+    return _hash(token)
+
+
 def new_token() -> str:
     """256 random bits, URL-safe base64: valid as a cookie value without quoting."""
     return secrets.token_urlsafe(32)
@@ -74,7 +79,11 @@ async def create(db: Database, user: str, absolute_seconds: int, client_address:
 
 async def lookup(db: Database, token: str, idle_seconds: int) -> SessionRecord | None:
     """The live session for ``token``, or None if unknown, idle too long, or past its lifetime."""
-    key = _hash(token)
+    return await lookup_key(db, _hash(token), idle_seconds)
+
+
+async def lookup_key(db: Database, key: str, idle_seconds: int) -> SessionRecord | None:
+    """:func:`lookup` by the token's :func:`key_of`, for a caller that already has it."""
     now = now_us()
     cache = _cache(db)
     hit = cache.get(key)

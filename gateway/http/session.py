@@ -9,22 +9,54 @@ does not tell an attacker which part was wrong.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from gateway.catalog import sessions
-from gateway.config.schema import User
+from gateway.config.schema import GatewayConfig, User
 from gateway.core import machine
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
 from gateway.errors import AuthenticationError
+from gateway.http.headers import header
 from gateway.http.proxy import client_info
 from gateway.http.state import runtime
 
 USER_COOKIE = "sp-http-usr"
 SESSION_COOKIE = "sp-http-ses"
+_KNOWN_MAX = 4096  # cookie headers remembered; a full dict starts over
+_KNOWN_HEADER_MAX = 1024  # longer Cookie headers are parsed every time, never remembered
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A ``Cookie`` header that authenticated in this process, and what it came to.
+
+    A client sends the same header with every request of its session, so parsing it, hashing
+    its token and building its principal again would each time give the same answer: only the
+    session's liveness (asked of ``sessions`` on every request, as before) and the user's state
+    in the configuration can change it. Remembered are the header's two cookies and the token's
+    key, which follow from the header alone, and the principal, which follows from the user and
+    the client too: it is reused only for the same configured user (the same object of the same
+    configuration) and the same client, meaning everything :func:`client_info` reads: the TCP
+    peer, the scheme and the ``X-Forwarded-For`` / ``X-Forwarded-Proto`` values. Only headers
+    that authenticated are kept, so a stream of made-up cookies fills nothing, and a remembered
+    header whose session has ended is forgotten.
+    """
+
+    token: str
+    user_name: str
+    key: str  # sessions.key_of(token)
+    config: GatewayConfig
+    user: User
+    client: tuple[str, str, str | None, str | None]  # _client_key of the request it was made for
+    principal: Principal
+
+
+_known: dict[bytes, _Known] = {}
 
 
 def principal_for(rt: Runtime, user: User, request: HTTPConnection) -> Principal:
@@ -40,20 +72,58 @@ def principal_for(rt: Runtime, user: User, request: HTTPConnection) -> Principal
     )
 
 
+def _one_cookie_header(conn: HTTPConnection) -> bytes | None:
+    """The request's ``Cookie`` header when it has exactly one (else None: parse them all)."""
+    found = None
+    for key, value in conn.scope["headers"]:
+        if key == b"cookie":
+            if found is not None:
+                return None
+            found = value
+    return found
+
+
+def _client_key(conn: HTTPConnection, proxied: bool) -> tuple[str, str, str | None, str | None]:
+    """What :func:`client_info` makes its answer from; the forwarded headers count only when
+    trusted proxies are configured (otherwise client_info never reads them)."""
+    peer = conn.scope.get("client")
+    scheme = conn.scope.get("scheme", "http")
+    if not proxied:
+        return (peer[0] if peer else "", scheme, None, None)
+    return (peer[0] if peer else "", scheme, header(conn, b"x-forwarded-for"), header(conn, b"x-forwarded-proto"))
+
+
 async def cookie_principal(rt: Runtime, request: HTTPConnection) -> tuple[Principal, str]:
     """The user of the session cookies and the session token; raises AuthenticationError.
     (Every API goes through ``gateway.http.credentials``, which also takes bearer tokens and
     API keys.)"""
-    token = request.cookies.get(SESSION_COOKIE)
-    user_name = unquote(request.cookies.get(USER_COOKIE, ""))
-    if not token or not user_name or len(token) > 256:
-        raise AuthenticationError()
-    record = await sessions.lookup(rt.db, token, rt.config.server.session_idle_seconds)
+    raw = _one_cookie_header(request)
+    known = _known.get(raw) if raw is not None else None
+    token: str | None
+    if known is not None:
+        token, user_name, key = known.token, known.user_name, known.key
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        user_name = unquote(request.cookies.get(USER_COOKIE, ""))
+        if not token or not user_name or len(token) > 256:
+            raise AuthenticationError()
+        key = sessions.key_of(token)
+    record = await sessions.lookup_key(rt.db, key, rt.config.server.session_idle_seconds)
     user = rt.config.users.get(user_name)
     if record is None or record.user_name != user_name or user is None or not user.enabled:
+        if known is not None and raw is not None:
+            _known.pop(raw, None)  # its session ended: nothing to remember it for
         raise AuthenticationError()
     machine.ensure_agreement(rt, user)
-    return principal_for(rt, user, request), token
+    client = _client_key(request, bool(rt.config.server.trusted_proxies))
+    if known is not None and known.user is user and known.config is rt.config and known.client == client:
+        return known.principal, token
+    principal = principal_for(rt, user, request)
+    if raw is not None and len(raw) <= _KNOWN_HEADER_MAX:
+        if len(_known) >= _KNOWN_MAX:
+            _known.clear()
+        _known[raw] = _Known(token, user_name, key, rt.config, user, client, principal)
+    return principal, token
 
 
 async def require_principal(request: Request) -> tuple[Runtime, Principal, str]:
