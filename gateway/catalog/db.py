@@ -256,7 +256,14 @@ class Database:
         if self._batch is None:
             if self._writer is None:
                 self._writer = self.sync_engine.connect()
-                self._writer.connection.dbapi_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+                raw: sqlite3.Connection = self._writer.connection.dbapi_connection  # type: ignore[assignment]
+                raw.execute("PRAGMA busy_timeout=0")
+                # Each write block's SAVEPOINT keeps the original of every page the batch changes
+                # in SQLite's statement journal until the batch ends; past 64 KiB SQLite spilled
+                # it to a new temp file per batch, written page by page (~12 pwrite calls per
+                # 4 KiB upload under load). In memory it is the batch's changed pages. Only this
+                # connection: elsewhere (a migration's CREATE INDEX) temp data may be large.
+                raw.execute("PRAGMA temp_store=MEMORY")
             self._batch = await _Batch.open(self._writer, self._writer_lock)
             asyncio.get_running_loop().create_task(self._commit_batch())
         return self._batch
@@ -561,8 +568,4 @@ def _sqlite_pragmas(dbapi_conn: Any, synchronous: str, durable: bool) -> None:
         cur.execute("PRAGMA wal_autocheckpoint=0")  # Database._start_checkpoint does it, in a thread
     cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
-    # The statement journal in memory: each write block's SAVEPOINT keeps the pages it changes
-    # there until the batch ends, and past 64 KiB SQLite spilled it to a new temp file per batch
-    # (created, unlinked, written page by page: ~12 pwrite calls per 4 KiB upload under load).
-    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.catalog import db as catalog_db
@@ -304,5 +305,41 @@ async def test_durable_commits_run_in_a_thread_with_sqlites_checkpoints(tmp_path
                 await conn.execute(insert(sessions).values(**_row("durable")))
         assert threaded == ["commit"]
         assert db._checkpoint is None
+    finally:
+        await db.dispose()
+
+
+def _temp_files() -> list[str]:
+    """SQLite's open temp files in this process (created and unlinked at once: ``etilqs_*``)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "etilqs_" in target:
+            found.append(target)
+    return found
+
+
+async def test_the_write_funnels_statement_journal_stays_in_memory(tmp_path: Any) -> None:
+    """A block's savepoint keeps the original of every page it changes; past 64 KiB SQLite
+    would spill that journal to a temp file on disk, one per batch."""
+    db = Database(sqlite_url(tmp_path), durable=False)
+    await db.migrate()
+    try:
+        with db.sync_engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE scratch (id INTEGER PRIMARY KEY, v BLOB)")
+            conn.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+                "INSERT INTO scratch SELECT i, randomblob(1000) FROM n"
+            )
+        before = _temp_files()
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE scratch SET v = randomblob(1000)"))  # ~100 existing pages
+            during = _temp_files()
+        with db.sync_engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 0  # elsewhere: SQLite's default
+        assert during == before, during
     finally:
         await db.dispose()
