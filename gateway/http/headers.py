@@ -20,3 +20,14 @@ def header(conn: HTTPConnection, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def only_raw(conn: HTTPConnection, name: bytes) -> bytes | None:
+    """The raw value of the request's one ``name`` header; None if it has none or several."""
+    found = None
+    for key, value in conn.scope["headers"]:
+        if key == name:
+            if found is not None:
+                return None
+            found = value
+    return found

@@ -21,7 +21,7 @@ from gateway.core import machine
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
 from gateway.errors import AuthenticationError
-from gateway.http.headers import header
+from gateway.http.headers import header, only_raw
 from gateway.http.proxy import client_info
 from gateway.http.state import runtime
 
@@ -72,17 +72,6 @@ def principal_for(rt: Runtime, user: User, request: HTTPConnection) -> Principal
     )
 
 
-def _one_cookie_header(conn: HTTPConnection) -> bytes | None:
-    """The request's ``Cookie`` header when it has exactly one (else None: parse them all)."""
-    found = None
-    for key, value in conn.scope["headers"]:
-        if key == b"cookie":
-            if found is not None:
-                return None
-            found = value
-    return found
-
-
 def _client_key(conn: HTTPConnection, proxied: bool) -> tuple[str, str, str | None, str | None]:
     """What :func:`client_info` makes its answer from; the forwarded headers count only when
     trusted proxies are configured (otherwise client_info never reads them)."""
@@ -97,7 +86,7 @@ async def cookie_principal(rt: Runtime, request: HTTPConnection) -> tuple[Princi
     """The user of the session cookies and the session token; raises AuthenticationError.
     (Every API goes through ``gateway.http.credentials``, which also takes bearer tokens and
     API keys.)"""
-    raw = _one_cookie_header(request)
+    raw = only_raw(request, b"cookie")  # several Cookie headers: parsed together, every time
     known = _known.get(raw) if raw is not None else None
     token: str | None
     if known is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from gateway.http.headers import header
+from gateway.http.headers import header, only_raw
 
 RAW = [
     (b"host", b"example"),
@@ -26,3 +26,9 @@ def test_the_answer_is_starlettes(name: str) -> None:
 
 def test_the_first_of_repeated_headers_is_taken() -> None:
     assert header(Request({"type": "http", "headers": RAW}), b"x-api-key") == "first"
+
+
+@pytest.mark.parametrize(("name", "expected"), [("range", b"bytes=0-9"), ("empty", b""), ("x-api-key", None),
+                                                ("authorization", None)])  # fmt: skip
+def test_only_raw_is_the_one_value_as_sent(name: str, expected: bytes | None) -> None:
+    assert only_raw(Request({"type": "http", "headers": RAW}), name.encode()) == expected
