@@ -23,22 +23,30 @@ DENIED_MESSAGES = {
 }
 
 
+_ALL = frozenset(Permission)
+_NONE: frozenset[Permission] = frozenset()
+
+
 def effective(vfs: Vfs, principal: Principal, path: VirtualPath) -> frozenset[Permission]:
-    """Every permission ``principal`` holds on ``path``."""
+    """Every permission ``principal`` holds on ``path``.
+
+    Ancestors are compared as segment tuples (``path`` itself first, the root last): every
+    request asks this, and tuples compare in C where ``VirtualPath`` objects would be built and
+    compared by their dataclass methods."""
     if not vfs.acl_enabled:
-        return frozenset(Permission)
-    for ancestor in path.ancestors():
-        granted: set[Permission] = set()
-        matched = False
+        return _ALL
+    segments = path.segments
+    for depth in range(len(segments), -1, -1):
+        ancestor = segments[:depth]
+        granted: frozenset[Permission] | None = None
         for entry in vfs.acl:
-            if entry.path != ancestor:
+            if entry.path.segments != ancestor:
                 continue
             if entry.user == principal.user or (entry.group is not None and entry.group in principal.groups):
-                matched = True
-                granted |= entry.permissions
-        if matched:
+                granted = entry.permissions if granted is None else granted | entry.permissions
+        if granted is not None:
             return frozenset(granted)
-    return frozenset()
+    return _NONE
 
 
 def allowed(vfs: Vfs, principal: Principal, permission: Permission, path: VirtualPath) -> bool:

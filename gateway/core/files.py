@@ -33,16 +33,19 @@ OCTET_STREAM = "application/octet-stream"
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    path: VirtualPath  # the file's, VFS-absolute
     folder: VirtualPath  # VFS-absolute
     folder_rel: VirtualPath  # as the caller named it (for messages)
     name: str
 
 
-def _file_target(rt: Runtime, access: Access, req: RequestPath) -> Target:
-    path = access.absolute(req.path)
+def _file_target(rt: Runtime, access: Access, req: RequestPath, path: VirtualPath | None = None) -> Target:
+    """The file ``req`` names; ``path`` is its VFS-absolute path when the caller has it already."""
+    if path is None:
+        path = access.absolute(req.path)
     if req.path.is_root or req.trailing_slash or rt.mounts.tree(access.vfs.name).exists(path):
         raise NoFilenameError()
-    return Target(folder=path.parent, folder_rel=req.path.parent, name=req.path.name)
+    return Target(path=path, folder=path.parent, folder_rel=req.path.parent, name=req.path.name)
 
 
 def _require_folder(rt: Runtime, access: Access, folder: VirtualPath, folder_rel: VirtualPath) -> None:
@@ -62,18 +65,19 @@ def _event(
 ) -> NewEvent:
     """The event of one change, with the contract-action runs it queues in the same transaction."""
     p = access.principal
+    text = str(path)
     return NewEvent(
         type=type_,
         time=now,
         actor=p.actor,
         user=p.user,
         vfs=access.vfs.name,
-        path=str(path),
+        path=text,
         protocol=p.protocol,
         contract=access.contract.name,
         client_address=p.client_address,
         metadata=metadata,
-        runs=rt.actions.plan(access.vfs.name, str(path), type_, metadata),
+        runs=rt.actions.plan(access.vfs.name, text, type_, metadata),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -102,11 +106,12 @@ async def upload(
     tree = rt.mounts.tree(access.vfs.name)
     path = access.absolute(req.path)
     name: str | None
+    dest: VirtualPath | None  # the file's path, once its name is known
     if to_folder and tree.exists(path):
-        folder, folder_rel, name = path, req.path, None
+        folder, folder_rel, name, dest = path, req.path, None, None
     else:
-        t = _file_target(rt, access, req)
-        folder, folder_rel, name = t.folder, t.folder_rel, t.name
+        t = _file_target(rt, access, req, path)
+        folder, folder_rel, name, dest = t.folder, t.folder_rel, t.name, t.path
     access.ensure(Permission.UPLOAD, folder)
     _require_folder(rt, access, folder, folder_rel)
     backend = rt.mounts.backend_for(access.vfs.name, folder)
@@ -115,7 +120,7 @@ async def upload(
 
     async def open_writer() -> ObjectWriter:
         nonlocal writer, tracker
-        destination = _where(access, folder.child(name) if name is not None else folder)
+        destination = _where(access, dest if dest is not None else folder)
         tracker = await _track(rt, access, "upload", _client(access), destination, agent_transfer)
         writer = TrackedWriter(await backend.open_write(rt.max_file_size(access.vfs.name)), tracker)
         return writer
@@ -128,7 +133,9 @@ async def upload(
             if not form.filename:
                 raise NoFilenameError()
             name = validate_segment(form.filename)
-        if tree.exists(folder.child(name)):
+            dest = folder.child(name)
+        assert dest is not None
+        if tree.exists(dest):
             raise NoFilenameError()
         posted = md.validate(md.parse_json_object(form.metadata)) if form.metadata is not None else None
         datatype = _datatype(form.content_type, name)
@@ -139,15 +146,15 @@ async def upload(
         if tracker is not None:
             tracker.finish("failed", error=reason(exc))
         raise
-    assert tracker is not None
-    tracker.destination = _where(access, folder.child(name))
+    assert tracker is not None and dest is not None
+    tracker.destination = _where(access, dest)
     now = now_us()
     user_md = dict(posted.user) if posted else {}
     user_md.update(access.contract.metadata)
     attributes = {"datatype": datatype}
     attributes.update(posted.system if posted else {})
-    new = new_file(access.vfs, folder, name, backend.name, stored, now, access.principal.user, **attributes)
-    event = _event(rt, access, "upload", folder.child(name), now, user_md, size=stored.size, sha256=stored.sha256)
+    new = new_file(access.vfs, folder, dest.name, backend.name, stored, now, access.principal.user, **attributes)
+    event = _event(rt, access, "upload", dest, now, user_md, size=stored.size, sha256=stored.sha256)
     try:
         record, replaced = await commit_file(rt, backend, new, user_md, event)
     except BaseException as exc:
@@ -232,7 +239,7 @@ async def open_download(
     after_read = access.vfs.retention.after_first_get_hours
     metadata = await catalog.get_metadata(rt.db, record.fileset) if rt.actions.has_actions(access.vfs.name) else {}
     event = _event(
-        rt, access, "download", target.folder.child(target.name), now, metadata,
+        rt, access, "download", target.path, now, metadata,
         fileset=record.fileset, size=record.size, sha256=record.sha256,
     )  # fmt: skip
     try:
@@ -243,7 +250,7 @@ async def open_download(
         await reader.close()
         raise
     _wake_if(rt, event)
-    tracker = await _track(rt, access, "download", _where(access, target.folder.child(target.name)),
+    tracker = await _track(rt, access, "download", _where(access, target.path),
                            _client(access), agent_transfer, size=record.size, sha256=record.sha256)  # fmt: skip
     return record, TrackedReader(reader, tracker)
 
@@ -284,7 +291,7 @@ async def delete(rt: Runtime, access: Access, req: RequestPath) -> FileRecord:
     record = await _find(rt, access, target)
     metadata = await catalog.get_metadata(rt.db, record.fileset)
     event = _event(
-        rt, access, "delete", target.folder.child(target.name), now_us(), metadata,
+        rt, access, "delete", target.path, now_us(), metadata,
         fileset=record.fileset, size=record.size, sha256=record.sha256,
     )  # fmt: skip
     if not await catalog.delete_file(rt.db, record, event):
@@ -315,7 +322,7 @@ async def write_metadata(rt: Runtime, access: Access, req: RequestPath, body: by
     record = await _find(rt, access, target)
     metadata = await catalog.get_metadata(rt.db, record.fileset)
     metadata.update(update.user)
-    event = _event(rt, access, "metadata", target.folder.child(target.name), now_us(), metadata,
+    event = _event(rt, access, "metadata", target.path, now_us(), metadata,
                    fileset=record.fileset, size=record.size, sha256=record.sha256)  # fmt: skip
     if not await catalog.update_metadata(rt.db, record.fileset, update.system, update.user, event):
         raise NotFoundError(f"File '{target.name}' doesn't exist")

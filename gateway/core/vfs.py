@@ -11,32 +11,40 @@ from gateway.storage.base import StorageBackend
 
 
 class FolderTree:
-    """Answers "does this folder exist", "what is under it", and "which storage holds it"."""
+    """Answers "does this folder exist", "what is under it", and "which storage holds it".
+
+    Folders are keyed by their segment tuples: every request asks these questions, and a tuple
+    is hashed and compared in C, where a ``VirtualPath`` key runs its dataclass methods.
+    """
 
     def __init__(self, vfs: Vfs) -> None:
         self.vfs = vfs
-        self._storage: dict[VirtualPath, str] = {VirtualPath(): vfs.storage}
-        self._children: dict[VirtualPath, list[str]] = {VirtualPath(): []}
+        self._storage: dict[tuple[str, ...], str] = {(): vfs.storage}
+        self._children: dict[tuple[str, ...], list[str]] = {(): []}
         for folder in sorted(vfs.folders, key=lambda f: f.path.segments):
-            for path in reversed(folder.path.ancestors()[:-1]):
-                if path not in self._children:
-                    self._children[path] = []
-                    self._children[path.parent].append(path.name)
+            segments = folder.path.segments
+            for depth in range(1, len(segments) + 1):
+                if segments[:depth] not in self._children:
+                    self._children[segments[:depth]] = []
+                    self._children[segments[: depth - 1]].append(segments[depth - 1])
             if folder.storage is not None:
-                self._storage[folder.path] = folder.storage
+                self._storage[segments] = folder.storage
         for names in self._children.values():
             names.sort()
 
     def exists(self, path: VirtualPath) -> bool:
-        return path in self._children
+        return path.segments in self._children
 
     def children(self, path: VirtualPath) -> list[str]:
-        return self._children.get(path, [])
+        return self._children.get(path.segments, [])
 
     def storage_for(self, path: VirtualPath) -> str:
-        for ancestor in path.ancestors():
-            if ancestor in self._storage:
-                return self._storage[ancestor]
+        """The storage of the nearest folder (``path`` itself first) that names one."""
+        segments = path.segments
+        for depth in range(len(segments), -1, -1):
+            storage = self._storage.get(segments[:depth])
+            if storage is not None:
+                return storage
         return self.vfs.storage
 
 
