@@ -82,6 +82,22 @@ class _Throttled:
         log.warning(message, *args)
 
 
+class _PathsendCycle(RequestResponseCycle):
+    """uvicorn's request cycle that also takes ``http.response.pathsend`` (gateway.zerocopy).
+
+    A GET's cycle becomes one by a class change, not by a ``send`` closure stored on the cycle:
+    such a closure refers to the cycle that refers to it, and every GET then left its cycle
+    (scope, headers, event, buffers) for the cyclic garbage collector instead of freeing it when
+    the request ended (about 15 objects a download; the collections cost ~3 % of the CPU).
+    """
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.pathsend":
+            await zerocopy.pathsend(self, super().send, message["path"])
+        else:
+            await super().send(message)
+
+
 def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with the limits above; one per server (its own counters)."""
     per_address: dict[str, int] = {}
@@ -226,15 +242,7 @@ def uvicorn_protocol(server: ServerConfig) -> type[asyncio.Protocol]:
             then sent by ``sendfile`` (gateway/zerocopy.py). Other requests are untouched."""
             if self._zero_copy and cycle.scope["method"] == "GET":
                 cycle.scope.setdefault("extensions", {})["http.response.pathsend"] = {}
-                send = cycle.send
-
-                async def send_or_pathsend(message: Any) -> None:
-                    if message["type"] == "http.response.pathsend":
-                        await zerocopy.pathsend(cycle, send, message["path"])
-                    else:
-                        await send(message)
-
-                cycle.send = send_or_pathsend  # type: ignore[method-assign]
+                cycle.__class__ = _PathsendCycle
             super()._start_asgi_task(cycle, app)
 
         def on_response_complete(self) -> None:

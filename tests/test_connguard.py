@@ -9,7 +9,9 @@ concatenation).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import weakref
 from typing import Any, cast
 
 import pytest
@@ -163,3 +165,22 @@ async def test_a_head_begun_on_a_kept_alive_connection_has_its_own_deadline() ->
     await asyncio.sleep(0.25)  # past the head's own deadline
     assert transport.closed
     assert transport.written.endswith(b"Request head not received in time")
+
+
+async def test_a_get_is_freed_when_it_ends_not_left_to_the_garbage_collector() -> None:
+    """A GET is offered pathsend without making its cycle part of a reference cycle: otherwise
+    every download's scope, headers and buffers waited for the cyclic collector."""
+    protocol, transport, _ = _served(head_seconds=30.0, keep_alive=20.0)
+    gc.disable()
+    try:
+        await _request(protocol, transport)
+        first = protocol.cycle
+        assert "http.response.pathsend" in first.scope["extensions"]
+        gone = weakref.ref(first)
+        del first
+        await _request(protocol, transport)  # the protocol now holds the next cycle
+        await asyncio.sleep(0.01)  # the first request's task has ended
+        assert gone() is None
+    finally:
+        gc.enable()
+        protocol.connection_lost(None)
