@@ -10,6 +10,7 @@ return normally, so that the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -24,6 +25,8 @@ log = logging.getLogger("gateway")
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _DROP_AFTER_CANCEL_SECONDS = 5
 BACKLOG = 2048  # the listen() queue; also granian's cap on connections served at once
+# Objects the collector may let accumulate before a young-generation pass (CPython: 700).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -44,6 +47,24 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def settle_heap() -> None:
+    """Tune the cyclic garbage collector for serving; once per server process, before it serves.
+
+    Under load the objects of the requests in flight (16 connections: 1,000-2,000 of them) stay
+    above CPython's young-generation threshold of 700, so the collector ran every ~27 small
+    uploads to find almost nothing, promoting the survivors to be scanned again, and every few
+    thousand requests a full pass walked the ~77,000 objects of the imported modules, the
+    configuration and the app (25 ms each): together ~3 % of an upload's CPU. With the
+    threshold at GC_YOUNG_THRESHOLD a steady load triggers no pass (garbage that does pile up,
+    a leak of cycles, still triggers one), and ``gc.freeze()`` takes what exists now out of
+    every later pass. What is frozen is never collected even if it later becomes cyclic garbage:
+    only objects made before serving, which live as long as the process anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings, server: ServerConfig | None = None) -> None:
@@ -73,6 +94,7 @@ def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings, server: S
     # after a clean shutdown. A no-op handler lets a graceful stop exit 0.
     for sig in _SIGNALS:
         signal.signal(sig, _already_stopped)
+    settle_heap()
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -91,6 +113,7 @@ def run_granian(app: ASGIApp, sock: socket.socket, settings: Settings, server: S
     """
     import uvloop
 
+    settle_heap()
     uvloop.run(_serve_granian(app, sock, settings, server or ServerConfig()))
 
 
