@@ -4,7 +4,8 @@ python-multipart walks a body byte-state by byte-state and costs tens of µs for
 a small upload (the EDI message, the B2B document) is all there is of most traffic. For a body
 of at most :data:`MAX_BODY` bytes, received whole, :func:`extract` finds the parts with
 ``bytes.find`` and reports them as a list of :class:`Part`; :class:`~gateway.http.upload.MultipartSource`
-then feeds them to the very callbacks the streaming parser drives, in the order it would.
+then takes each part's headers as the streaming parser's header callbacks would have set them,
+and runs its remaining callbacks in the order the parser would.
 
 Only the plain shape is taken: the body starts with the boundary line, each part has 1-8 header
 lines of token names, and each part's data ends at ``CRLF--boundary`` followed by ``CRLF`` or
