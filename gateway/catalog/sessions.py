@@ -16,27 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import weakref
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from gateway.catalog.db import Database, Prepared, now_us
 from gateway.catalog.models import sessions
+from gateway.catalog.percatalog import PerCatalog
 from gateway.catalog.records import SessionRecord
 
 _TOUCH_EVERY_US = 60_000_000
 _US = 1_000_000
 CACHE_SECONDS = 2
 _CACHE_MAX = 10_000
-# Per catalog (a process has one; tests open several): token hash -> (session, when it was read).
-_caches: weakref.WeakKeyDictionary[Database, dict[str, tuple[SessionRecord, int]]] = weakref.WeakKeyDictionary()
-
-
-def _cache(db: Database) -> dict[str, tuple[SessionRecord, int]]:
-    cache = _caches.get(db)
-    if cache is None:
-        cache = _caches[db] = {}
-    return cache
+# Per catalog: token hash -> (session, when it was read).
+_cache: PerCatalog[dict[str, tuple[SessionRecord, int]]] = PerCatalog(lambda db: {})
 
 
 _LOOKUP = Prepared(

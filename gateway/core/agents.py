@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import uuid
-import weakref
 from dataclasses import dataclass, replace
 
 from gateway.catalog import agents as catalog, audit
 from gateway.catalog.agents import AgentRecord
-from gateway.catalog.db import Database
+from gateway.catalog.percatalog import PerCatalog
 from gateway.core import apikeys, defender
 from gateway.core.principal import Principal
 from gateway.core.runtime import Runtime
@@ -142,7 +141,7 @@ async def register(
 
 
 _AGENT_OF_KEY_MAX = 10_000
-_agent_of_key: weakref.WeakKeyDictionary[Database, dict[str, str | None]] = weakref.WeakKeyDictionary()
+_agent_of_key: PerCatalog[dict[str, str | None]] = PerCatalog(lambda db: {})
 
 
 def is_key(credential: str) -> bool:
@@ -158,7 +157,7 @@ async def agent_of_credential(rt: Runtime, credential: str) -> str | None:
     if not is_key(credential):
         return None
     key_id = credential[len("apikey:") :]
-    known = _agent_of_key.setdefault(rt.db, {})
+    known = _agent_of_key(rt.db)
     if key_id not in known:
         if len(known) >= _AGENT_OF_KEY_MAX:
             known.clear()

@@ -20,11 +20,10 @@ import hmac
 import re
 import secrets
 import time
-import weakref
 
 from gateway.catalog import api_keys as catalog, audit
 from gateway.catalog.api_keys import ApiKeyRecord
-from gateway.catalog.db import Database
+from gateway.catalog.percatalog import PerCatalog
 from gateway.core import defender, machine, tokens
 from gateway.core.runtime import Runtime
 from gateway.errors import AuthenticationError, InvalidParameterError, NotFoundError
@@ -35,15 +34,8 @@ _TOUCH_EVERY_US = 60_000_000
 _FORMAT = re.compile(r"mft_ak_([0-9a-f]{16})_([0-9a-f]{64})")
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 _CACHE_MAX = 10_000
-_caches: weakref.WeakKeyDictionary[Database, dict[str, tuple[ApiKeyRecord, float]]] = weakref.WeakKeyDictionary()
+_cache: PerCatalog[dict[str, tuple[ApiKeyRecord, float]]] = PerCatalog(lambda db: {})
 _touched: dict[str, int] = {}
-
-
-def _cache(db: Database) -> dict[str, tuple[ApiKeyRecord, float]]:
-    cache = _caches.get(db)
-    if cache is None:
-        cache = _caches[db] = {}
-    return cache
 
 
 def _hash(key_id: str, secret: str) -> str:

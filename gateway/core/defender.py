@@ -28,12 +28,11 @@ import ipaddress
 import logging
 import math
 import time
-import weakref
 from dataclasses import dataclass, field
 
 from gateway.catalog import audit, bans
 from gateway.catalog.bans import Ban
-from gateway.catalog.db import Database
+from gateway.catalog.percatalog import PerCatalog
 from gateway.core.runtime import Runtime
 from gateway.core.timefmt import now_us
 from gateway.errors import RateLimitedError
@@ -58,14 +57,7 @@ class _View:
     refreshed: float = -math.inf  # time.monotonic() of the last read
 
 
-_views: weakref.WeakKeyDictionary[Database, _View] = weakref.WeakKeyDictionary()
-
-
-def _view(db: Database) -> _View:
-    view = _views.get(db)
-    if view is None:
-        view = _views[db] = _View()
-    return view
+_view: PerCatalog[_View] = PerCatalog(lambda db: _View())
 
 
 def ban_key(kind: str, value: str) -> str:

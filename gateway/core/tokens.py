@@ -26,12 +26,12 @@ import hashlib
 import json
 import secrets
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.catalog import token_state
 from gateway.catalog.db import Database
+from gateway.catalog.percatalog import PerCatalog
 from gateway.config.schema import User
 from gateway.core.runtime import Runtime
 
@@ -68,14 +68,7 @@ class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-_states: weakref.WeakKeyDictionary[Database, _State] = weakref.WeakKeyDictionary()
-
-
-def _state(db: Database) -> _State:
-    state = _states.get(db)
-    if state is None:
-        state = _states[db] = _State()
-    return state
+_state: PerCatalog[_State] = PerCatalog(lambda db: _State())
 
 
 def owner_print(user: User) -> str:

@@ -22,12 +22,12 @@ import itertools
 import logging
 import os
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.catalog import transfers as catalog
 from gateway.catalog.db import Database
+from gateway.catalog.percatalog import PerCatalog
 from gateway.core.timefmt import now_us
 
 log = logging.getLogger("gateway.transfers")
@@ -156,19 +156,7 @@ class _Book:
             tracker.written = True
 
 
-_books: weakref.WeakKeyDictionary[Database, _Book] = weakref.WeakKeyDictionary()
-_last: tuple[weakref.ref[Database], _Book] | None = None  # the one catalog of a running server
-
-
-def _book(db: Database) -> _Book:
-    global _last
-    if _last is not None and _last[0]() is db:
-        return _last[1]
-    book = _books.get(db)
-    if book is None:
-        book = _books[db] = _Book(db)
-    _last = (weakref.ref(db), book)
-    return book
+_book: PerCatalog[_Book] = PerCatalog(_Book)
 
 
 _ID_COUNTER_BITS = 26  # 12 in the third group of the text, 14 in the fourth (after the variant bits)
@@ -232,7 +220,7 @@ _UNRECORDED = _Unrecorded(db=None)  # type: ignore[arg-type]  # never flushed, s
 async def flush(db: Database, wait_seconds: float = 10.0) -> None:
     """Write what waits now (shutdown): let the flusher finish its loop (cancelling it mid-write
     could insert a row twice), then write anything left."""
-    book = _books.get(db)
+    book = _book.peek(db)
     if book is None:
         return
     if book.task is not None and not book.task.done():

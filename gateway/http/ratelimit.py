@@ -23,13 +23,12 @@ import logging
 import math
 import time
 import uuid
-import weakref
 from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
 from gateway.catalog import ratecounts
-from gateway.catalog.db import Database
+from gateway.catalog.percatalog import PerCatalog
 from gateway.config.schema import RATE_TIERS
 from gateway.core.runtime import Runtime
 from gateway.errors import RateLimitedError
@@ -52,14 +51,7 @@ class _Counts:
         self.minute, self.local, self.others, self.dirty = minute, {}, {}, True
 
 
-_counts: weakref.WeakKeyDictionary[Database, _Counts] = weakref.WeakKeyDictionary()
-
-
-def _state(db: Database) -> _Counts:
-    state = _counts.get(db)
-    if state is None:
-        state = _counts[db] = _Counts()
-    return state
+_state: PerCatalog[_Counts] = PerCatalog(lambda db: _Counts())
 
 
 def _headers(limit: int, remaining: int, reset: int) -> list[tuple[bytes, bytes]]:
