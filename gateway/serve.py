@@ -14,6 +14,8 @@ import gc
 import logging
 import signal
 import socket
+from collections.abc import Callable
+from types import FrameType
 from typing import Any, cast
 
 from starlette.types import ASGIApp
@@ -89,17 +91,42 @@ def run_uvicorn(app: ASGIApp, sock: socket.socket, settings: Settings, server: S
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         h11_max_incomplete_event_size=limits.max_header_bytes,
     )
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it
-    # found: with the default one the process would die by the signal (exit 143 in a container)
-    # after a clean shutdown. A no-op handler lets a graceful stop exit 0.
-    for sig in _SIGNALS:
-        signal.signal(sig, _already_stopped)
+    stopped_on: set[int] = set()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stopped_on.add(sig)
+            super().handle_exit(sig, frame)
+
     settle_heap()
-    uvicorn.Server(config).run(sockets=[sock])
+    for sig in _SIGNALS:
+        signal.signal(sig, _stop_unless(stopped_on))
+    Server(config).run(sockets=[sock])
 
 
-def _already_stopped(signum: int, frame: object) -> None:
-    """The server has already shut down gracefully when uvicorn re-raises the signal."""
+def _stop_unless(stopped_on: set[int]) -> Callable[[int, FrameType | None], None]:
+    """The SIGTERM/SIGINT handler around uvicorn's own.
+
+    uvicorn takes the two signals while it serves, shuts down gracefully on one, and then raises
+    it again to the handler it found: with the default one, the process would die by the signal
+    (exit 143 in a container) after a clean shutdown. So a signal uvicorn stopped on
+    (``stopped_on``) is ignored here, and the graceful stop exits 0. A signal that comes before
+    uvicorn has taken them (to a worker whose supervisor died while it was starting:
+    ``PR_SET_PDEATHSIG``) does what it would have done without this handler: it stops the process.
+    """
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if signum in stopped_on:
+            return
+        before = previous[signum]
+        if callable(before):
+            before(signum, frame)  # Python's SIGINT handler: KeyboardInterrupt
+            return
+        signal.signal(signum, before if before is not None else signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    return handler
 
 
 def run_granian(app: ASGIApp, sock: socket.socket, settings: Settings, server: ServerConfig | None = None) -> None:
