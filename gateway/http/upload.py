@@ -202,7 +202,7 @@ class MultipartSource:
             parser.finalize()
         else:
             for part in parts:
-                self._part = _Part()
+                self._on_part_begin()
                 headers = self._part.headers
                 for name_start, name_end, value_start, value_end in part.headers:
                     headers[_decode(body[name_start:name_end]).lower()] = body[value_start:value_end]
