@@ -22,7 +22,7 @@ import itertools
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+import weakref
 from typing import Any
 
 from gateway.catalog import transfers as catalog
@@ -110,11 +110,17 @@ class Tracker:
         self.book.mark(self)
 
 
-@dataclass(eq=False)
 class _Book:
-    db: Database
-    dirty: dict[Tracker, None] = field(default_factory=dict)  # insertion-ordered set
-    task: asyncio.Task[None] | None = None
+    """The rows of one catalog waiting for the flusher. It refers to its catalog weakly: it is
+    that catalog's value in a weak mapping (``_book``), which a strong reference back would keep
+    alive for good. Rows still waiting when their catalog is gone have nowhere to go."""
+
+    __slots__ = ("_db", "dirty", "task")
+
+    def __init__(self, db: Database | None) -> None:
+        self._db = weakref.ref(db) if db is not None else None
+        self.dirty: dict[Tracker, None] = {}  # insertion-ordered set
+        self.task: asyncio.Task[None] | None = None
 
     def mark(self, tracker: Tracker) -> None:
         dirty = self.dirty
@@ -142,12 +148,16 @@ class _Book:
         batch, self.dirty = self.dirty, {}
         if not batch:
             return
+        db = self._db() if self._db is not None else None
+        if db is None:
+            log.warning("transfer log: %d row(s) dropped, their catalog is closed", len(batch))
+            return
         # Rows are built here, before any await: a chunk counted while the write is in flight
         # must not tear a row.
         new = [t.row() for t in batch if not t.written]
         changed = [t.row() for t in batch if t.written] if len(new) < len(batch) else []
         try:
-            await catalog.save_many(self.db, new, changed)
+            await catalog.save_many(db, new, changed)
         except BaseException:
             for tracker in batch:
                 self.dirty.setdefault(tracker, None)
@@ -214,7 +224,7 @@ class _Unrecorded(_Book):
         pass
 
 
-_UNRECORDED = _Unrecorded(db=None)  # type: ignore[arg-type]  # never flushed, so never needs one
+_UNRECORDED = _Unrecorded(None)  # never flushed, so never needs a catalog
 
 
 async def flush(db: Database, wait_seconds: float = 10.0) -> None:

@@ -4,12 +4,15 @@ counted atomically, transfer rows written in batches with their final state."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from gateway.catalog import agents, transfers
-from gateway.catalog.db import Database
+from gateway.catalog.db import Database, sqlite_url
 from gateway.catalog.models import agent_enrollments, agents as agents_table, transfers as transfers_table
 from gateway.catalog.transfers import TransferFilter
 from gateway.core import transfer_log
@@ -88,3 +91,24 @@ async def test_purge_removes_only_rows_older_than_the_cutoff(db: Database) -> No
     assert await transfers.purge(db, 2_000_000) == 1
     rows, total = await transfers.page(db, TransferFilter(partner="Q"), 0, 10)
     assert total == 1 and rows[0].id == kept.id
+
+
+async def test_a_dropped_catalog_is_freed_though_rows_of_it_still_wait(tmp_path: Path) -> None:
+    """The flusher's book of a catalog refers to it weakly: a catalog closed and dropped with a
+    row still waiting is freed, and the row, with nowhere to go, is dropped without an error."""
+    db = Database(sqlite_url(tmp_path))
+    await db.migrate()
+    written = transfer_log.begin(db, direction="upload", protocol="http", source="s", destination="v:/a",
+                                 partner="R", owner="u")  # fmt: skip
+    written.finish("completed")
+    await transfer_log.flush(db)
+    waiting = transfer_log.begin(db, direction="upload", protocol="http", source="s", destination="v:/b",
+                                 partner="R", owner="u")  # fmt: skip
+    book = waiting.book
+    await db.dispose()
+    gone = weakref.ref(db)
+    del db
+    gc.collect()  # the engine holds cycles of its own
+    assert gone() is None
+    await book.flush()
+    assert not book.dirty
