@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any, Literal
 
 from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, delete, func, insert, select, update
@@ -46,6 +47,7 @@ _METADATA = Prepared(
 _EVENT_COLUMNS = [c.key for c in events.c if c.key != "id"]
 _INSERT_EVENT = Prepared(insert(events), _EVENT_COLUMNS)
 _NEW_FILE_FIELDS = [f.name for f in dataclasses.fields(NewFile)]
+_new_file_values = attrgetter(*_NEW_FILE_FIELDS)  # all of them in one C call
 _FILE_COLUMNS = [c.key for c in files.c if c.key not in ("id", "first_read_date", "last_access_time")]
 _INSERT_FILE = Prepared(insert(files), _FILE_COLUMNS)
 _INSERT_METADATA = Prepared(insert(file_metadata), ["file_id", "key", "value"])
@@ -199,7 +201,7 @@ async def put_file(
     after a cancellation that came while the commit was in flight, :func:`holds` tells from them
     whether the file was committed.
     """
-    values = {name: getattr(new, name) for name in _NEW_FILE_FIELDS}
+    values = dict(zip(_NEW_FILE_FIELDS, _new_file_values(new), strict=True))
     values.update(creation_time=new.put_date, last_modified_time=new.put_date)
     for attempt in range(_PUT_RETRIES):
         try:

@@ -142,7 +142,8 @@ def parse_raw(raw: bytes) -> RequestPath:
     """
     if len(raw) > MAX_PATH_BYTES * 3 + 2:  # every byte percent-encoded, a leading and a trailing "/"
         raise InvalidPathError(f"Invalid path: longer than {MAX_PATH_BYTES} bytes")
-    if b"%" in raw and _BAD_ESCAPE.search(raw):
+    escaped = b"%" in raw  # most paths have no escape: their segments are decoded as they are
+    if escaped and _BAD_ESCAPE.search(raw):
         raise InvalidPathError("Invalid path: invalid percent-encoding")
     text = raw[1:] if raw.startswith(b"/") else raw
     if text == b"":
@@ -157,7 +158,7 @@ def parse_raw(raw: bytes) -> RequestPath:
     total = -1  # a "/" between two segments, none before the first
     for part in parts:
         try:
-            decoded = unquote_to_bytes(part).decode("utf-8", errors="strict")
+            decoded = (unquote_to_bytes(part) if escaped else part).decode("utf-8", errors="strict")
         except UnicodeDecodeError:
             raise InvalidPathError("Invalid path: not valid UTF-8") from None
         name = validate_segment(decoded)

@@ -26,7 +26,7 @@ def from_request(request: Request, endpoint_segments: int) -> RequestPath:
     parts = raw.lstrip(b"/").split(b"/", skip)
     # The route matched the decoded path: an encoded separator in the endpoint's own segments
     # ("/2.0/files%2Finbox/x") would shift what is taken for the virtual path.
-    if any(b"%" in segment for segment in parts[skip - endpoint_segments : skip]):
+    if b"%" in raw and any(b"%" in segment for segment in parts[skip - endpoint_segments : skip]):
         raise InvalidPathError()
     if len(parts) <= skip:
         if len(parts) == skip:

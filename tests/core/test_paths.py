@@ -13,6 +13,7 @@ import unicodedata
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from gateway.core.paths import (
     MAX_DEPTH,
@@ -476,3 +477,26 @@ def test_virtual_path_is_within_compares_whole_segments() -> None:
     assert not parse_raw(b"inboxes/x").path.is_within(inbox)
     assert not parse_raw(b"%69nbox2").path.is_within(inbox)
     assert parse_raw(b"%69nbox/x").path.is_within(inbox)
+
+
+def _outcome(raw: bytes) -> RequestPath | str:
+    try:
+        return parse_raw(raw)
+    except InvalidPathError as exc:
+        return str(exc)
+
+
+# Bytes that matter to the rules: separators, dots, spaces, ":", "\\", a control byte, a device
+# name's letters, and the lead and continuation bytes of multi-byte (and broken) UTF-8.
+_PATH_BYTES = st.lists(
+    st.sampled_from(list(b"/./ :\\\x00\x7faAbCoNnUuLl1") + [0xC3, 0xA9, 0xE2, 0x80, 0x8B, 0xFF]), max_size=24
+).map(bytes)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PATH_BYTES)
+def test_parse_raw_unescaped_path_reads_as_its_fully_escaped_form(raw: bytes) -> None:
+    """A path without ``%`` skips the unescaping of its segments; every segment of it, spelled
+    with every byte escaped, must give the same path, trailing slash or refusal."""
+    escaped = b"/".join(b"".join(b"%%%02X" % b for b in seg) for seg in raw.split(b"/"))
+    assert _outcome(raw) == _outcome(escaped)
