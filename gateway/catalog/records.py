@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.frozen import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class FileRecord:
     fileset: int
     vfs: str
@@ -29,7 +31,7 @@ class FileRecord:
     uploaded_by: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewFile:
     vfs: str
     folder: str
@@ -48,7 +50,7 @@ class NewFile:
     dst_file_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewRun:
     """A contract action to run for an event, queued in the event's own transaction."""
 
@@ -63,7 +65,7 @@ class NewRun:
     trigger: str = "event"  # event | manual | api | schedule
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewEvent:
     """An event recorded in the same transaction as the change it describes (the outbox)."""
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gateway.config.schema import Contract, GatewayConfig, Permission, Vfs
 from gateway.core import acl
 from gateway.core.paths import VirtualPath
 from gateway.core.principal import Principal
 from gateway.errors import AuthorizationError, ContractNotConfiguredError
+from gateway.frozen import frozen
 
 # What a contract's direction lets through: input = partner uploads, output = partner downloads.
 _BLOCKED = {
@@ -18,7 +17,7 @@ _BLOCKED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Access:
     """A caller bound to a VFS through one contract; paths it is given are contract-relative."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalog import files as catalog
@@ -24,6 +23,7 @@ from gateway.core.timefmt import now_us
 from gateway.core.tracked import TrackedReader, TrackedWriter, reason
 from gateway.core.uploads import UploadSource
 from gateway.errors import InvalidPathError, IoError, NoFilenameError, NotFoundError, RequestSyntaxError
+from gateway.frozen import frozen
 from gateway.storage.base import ObjectReader, ObjectWriter, StorageBackend, StoredObject
 
 log = logging.getLogger("gateway.files")
@@ -31,7 +31,7 @@ _HOUR_US = 3_600_000_000
 OCTET_STREAM = "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Target:
     path: VirtualPath  # the file's, VFS-absolute
     folder: VirtualPath  # VFS-absolute

@@ -19,10 +19,10 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from gateway.errors import InvalidPathError
+from gateway.frozen import frozen
 
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 4096  # the path as the API shows it: segments joined by "/", no leading slash
@@ -40,7 +40,7 @@ _WINDOWS_DEVICES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VirtualPath:
     """An absolute, validated path of name segments (``()`` is the root)."""
 
@@ -86,7 +86,7 @@ class VirtualPath:
         return "/" + self.text
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RequestPath:
     """A parsed request path: the segments plus whether the client ended it with ``/``."""
 

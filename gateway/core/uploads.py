@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.frozen import frozen
 from gateway.storage.base import ObjectWriter
 
 OpenWriter = Callable[[], Awaitable[ObjectWriter]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReceivedForm:
     """What arrived beside the file bytes (which went straight to the writer)."""
 

@@ -17,9 +17,9 @@ it only recognises what the parser would accept the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from python_multipart.multipart import parse_options_header
+
+from gateway.frozen import frozen
 
 MAX_BODY = 64 * 1024
 _MAX_PARTS = 8
@@ -29,7 +29,7 @@ _MAX_HEADER_LINE = 4096
 _TOKEN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Part:
     """Offsets into the body: each header as (name start, name end, value start, value end), then the data."""
 

@@ -9,13 +9,14 @@ that names its key is committed. Backends raise only ``gateway.errors`` classes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Protocol
+
+from gateway.frozen import frozen
 
 CHUNK_SIZE = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredObject:
     key: str
     size: int
