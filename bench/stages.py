@@ -27,15 +27,21 @@ each call, in order.
 
 ``--instructions`` counts the machine instructions per upload and per download with valgrind's
 callgrind, every thread of the process included, with ``--count`` requests of each kind, 16 at a
-time (so group commits are shared as under ``bench/ab.py``'s 16 connections). It runs the app
+time (so group commits are shared as under ``bench/ab.py``'s 16 connections), on uvloop as served. It runs the app
 three times under valgrind (a few minutes), with ``--count`` more uploads, then ``--count`` more
 downloads, and takes the differences, so start-up, login and warm-up cancel out. Unlike CPU time,
-the count does not move with the host's load or its CPU model: repeated runs of one tree agree
-within about 0.3 %, where ``bench/ab.py`` resolves about 3 %. Two things it weighs differently
+the count does not move with the host's CPU model and hardly with its load: repeated runs of one
+tree agree within about 0.3 % run alone, 1 % run two at a time, where ``bench/ab.py`` resolves
+about 3 %. Two things it weighs differently
 from a real run: SHA-256 runs without the CPU's SHA extensions under valgrind (about 115,000 of an
 upload's instructions, a few thousand natively), and timers (the transfer-row flush every 0.25 s)
 fire about 50 times as often per request, valgrind being that much slower; the catalog's
 checkpoints are counted in commits instead of seconds for that reason (``_commit_clock``).
+Instructions are not time: the count leaves out the kernel's share and uvicorn's, and cheap
+instructions count as much as slow ones, so a lever's share of the count can be several times
+its share of ``bench/ab.py``'s CPU (``gateway/frozen.py``: 7.8 % of an upload's instructions,
+about 1.5 % of its time). It tells whether a change removes work and how much; ``ab.py`` tells
+what that is worth.
 """
 
 from __future__ import annotations
@@ -422,8 +428,12 @@ def main() -> None:
     if args.instructions:
         instructions(args.count, args.tree)
         return
-    instr = tuple(int(n) for n in args.instr_run.split(",")) if args.instr_run else None
-    asyncio.run(run(args.count, args.profile, 2 if args.calls_list else 1 if args.calls else 0, instr))  # type: ignore[arg-type]
+    if args.instr_run:
+        import uvloop  # the served process's loop (gateway/serve.py): asyncio's own runs more Python per request
+
+        uvloop.run(run(0, 0, 0, tuple(int(n) for n in args.instr_run.split(","))))  # type: ignore[arg-type]
+        return
+    asyncio.run(run(args.count, args.profile, 2 if args.calls_list else 1 if args.calls else 0))
 
 
 if __name__ == "__main__":
