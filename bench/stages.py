@@ -27,9 +27,9 @@ each call, in order.
 
 ``--instructions`` counts the machine instructions per upload and per download with valgrind's
 callgrind, every thread of the process included, with ``--count`` requests of each kind, 16 at a
-time (so group commits are shared as under ``bench/ab.py``'s 16 connections), on uvloop as served. It runs the app
-three times under valgrind (a few minutes), with ``--count`` more uploads, then ``--count`` more
-downloads, and takes the differences, so start-up, login and warm-up cancel out. Unlike CPU time,
+time (so group commits are shared as under ``bench/ab.py``'s 16 connections), on uvloop as served.
+It runs the app three times under valgrind (a few minutes), with ``--count`` more uploads, then
+``--count`` more downloads, and takes the differences, so start-up, login and warm-up cancel out. Unlike CPU time,
 the count does not move with the host's CPU model and hardly with its load: repeated runs of one
 tree agree within about 0.3 % run alone, 1 % run two at a time, where ``bench/ab.py`` resolves
 about 3 %. Two things it weighs differently
@@ -431,7 +431,8 @@ def main() -> None:
     if args.instr_run:
         import uvloop  # the served process's loop (gateway/serve.py): asyncio's own runs more Python per request
 
-        uvloop.run(run(0, 0, 0, tuple(int(n) for n in args.instr_run.split(","))))  # type: ignore[arg-type]
+        uploads, downloads = (int(n) for n in args.instr_run.split(","))
+        uvloop.run(run(0, 0, 0, (uploads, downloads)))
         return
     asyncio.run(run(args.count, args.profile, 2 if args.calls_list else 1 if args.calls else 0))
 
